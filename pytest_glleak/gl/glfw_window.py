@@ -1,0 +1,130 @@
+"""A hidden glfw window as an offscreen GL context (X11 or Wayland; Xvfb on CI)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pytest_glleak.gl.base import CORE_VERSIONS, ContextUnavailable, GLContext, ProcLoader
+
+INSTALL_HINT = (
+    "the glfw backend needs a display: run under Xvfb (Debian/Ubuntu: apt-get install xvfb, then "
+    "xvfb-run -a pytest ...) or use the default headless backend, --glleak-backend=egl"
+)
+
+_initialised: list[Any] = []
+
+
+def _glfw() -> Any:
+    """Import and initialise glfw once per process."""
+    if _initialised:
+        return _initialised[0]
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        raise ContextUnavailable(f"no DISPLAY or WAYLAND_DISPLAY is set; {INSTALL_HINT}")
+    try:
+        import glfw
+    except (ImportError, OSError) as exc:  # pragma: no cover - glfw is a dependency
+        raise ContextUnavailable(f"glfw could not be loaded ({exc})") from exc
+    messages: list[str] = []
+    glfw.set_error_callback(lambda code, text: messages.append(f"{text!r} (0x{code:x})"))
+    if not glfw.init():
+        raise ContextUnavailable(f"glfw.init() failed: {'; '.join(messages) or 'no reason given'}; {INSTALL_HINT}")
+    _initialised.append(glfw)
+    return glfw
+
+
+def _context_api(glfw: Any) -> int:
+    # PyOpenGL sees only contexts of its own platform, so the window's context API follows it.
+    platform = os.environ.get("PYOPENGL_PLATFORM", "").lower()
+    return int(glfw.EGL_CONTEXT_API if platform == "egl" else glfw.NATIVE_CONTEXT_API)
+
+
+class GLFWContext(GLContext):
+    """The context of a hidden glfw window; its default framebuffer is the window's back buffer."""
+
+    def __init__(
+        self,
+        *,
+        profile: str,
+        version: tuple[int, int] | None,
+        width: int,
+        height: int,
+        share_with: GLFWContext | None = None,
+    ) -> None:
+        glfw = _glfw()
+        self._glfw = glfw
+        candidates: list[tuple[int, int] | None] = [version] if version else list(CORE_VERSIONS)
+        if profile == "compat" and not version:
+            candidates.append(None)
+        window = None
+        made: tuple[int, int] | None = None
+        for candidate in candidates:
+            glfw.default_window_hints()
+            glfw.window_hint(glfw.VISIBLE, glfw.FALSE)
+            glfw.window_hint(glfw.CONTEXT_CREATION_API, _context_api(glfw))
+            if candidate is not None:
+                glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, candidate[0])
+                glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, candidate[1])
+                if candidate >= (3, 2):
+                    glfw.window_hint(
+                        glfw.OPENGL_PROFILE,
+                        glfw.OPENGL_CORE_PROFILE if profile == "core" else glfw.OPENGL_COMPAT_PROFILE,
+                    )
+                if profile == "core":
+                    glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, glfw.TRUE)
+            share = share_with._window if share_with is not None else None
+            window = glfw.create_window(width, height, "pytest-glleak", None, share)
+            if window:
+                made = candidate
+                break
+        if not window:
+            raise ContextUnavailable(
+                f"glfw could not create a hidden window with a {profile} OpenGL context "
+                f"({'%d.%d' % version if version else '3.3 or newer'})"
+            )
+        self._window = window
+        super().__init__(
+            backend="glfw",
+            profile=profile,
+            width=width,
+            height=height,
+            loader=ProcLoader(lambda name: int(glfw.get_proc_address(name) or 0)),
+            share_group=share_with.share_group if share_with is not None else None,
+        )
+        self.device = "x11" if os.environ.get("DISPLAY") else "wayland"
+        self.make_current()
+        self._finish_init(needs_fbo=False, requested=made)
+
+    @property
+    def native_handle(self) -> int:
+        import ctypes
+
+        return int(ctypes.cast(self._window, ctypes.c_void_p).value or 0)
+
+    def make_current(self) -> None:
+        """Make this context current in the calling thread."""
+        if self._glfw.get_current_context() != self._window:
+            self._glfw.make_context_current(self._window)
+
+    def is_current(self) -> bool:
+        return bool(self._glfw.get_current_context() == self._window)
+
+    def release_current(self) -> None:
+        self._glfw.make_context_current(None)
+
+    def _destroy_native(self) -> None:
+        self._glfw.destroy_window(self._window)
+
+
+def create_glfw_context(
+    *,
+    profile: str,
+    version: tuple[int, int] | None,
+    width: int,
+    height: int,
+    share_with: GLContext | None = None,
+) -> GLFWContext:
+    """Create a hidden glfw window's context."""
+    if share_with is not None and not isinstance(share_with, GLFWContext):
+        raise ContextUnavailable("a glfw context can only share with another glfw context")
+    return GLFWContext(profile=profile, version=version, width=width, height=height, share_with=share_with)
