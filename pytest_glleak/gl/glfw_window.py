@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 from typing import Any
 
@@ -13,6 +14,11 @@ INSTALL_HINT = (
 )
 
 _initialised: list[Any] = []
+
+
+def _address(pointer: Any) -> int:
+    # glfw hands out ctypes pointer objects; two of them for one window compare unequal.
+    return int(ctypes.cast(pointer, ctypes.c_void_p).value or 0) if pointer else 0
 
 
 def _glfw() -> Any:
@@ -97,17 +103,15 @@ class GLFWContext(GLContext):
 
     @property
     def native_handle(self) -> int:
-        import ctypes
-
-        return int(ctypes.cast(self._window, ctypes.c_void_p).value or 0)
+        return _address(self._window)
 
     def make_current(self) -> None:
         """Make this context current in the calling thread."""
-        if self._glfw.get_current_context() != self._window:
+        if not self.is_current():
             self._glfw.make_context_current(self._window)
 
     def is_current(self) -> bool:
-        return bool(self._glfw.get_current_context() == self._window)
+        return _address(self._glfw.get_current_context()) == _address(self._window)
 
     def release_current(self) -> None:
         self._glfw.make_context_current(None)

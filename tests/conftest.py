@@ -1,0 +1,47 @@
+"""Shared fixtures of pytest-glleak's own suite."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The outer run's plugin chose PYOPENGL_PLATFORM; subprocess runs must make their own choice.
+    for name in list(os.environ):
+        if name.startswith("PYTEST_GLLEAK_") or name == "PYOPENGL_PLATFORM":
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+
+
+@pytest.fixture(scope="session")
+def xvfb_display() -> Iterator[str]:
+    """A private Xvfb server for the glfw backend; its DISPLAY value (e.g. ':5')."""
+    binary = shutil.which("Xvfb")
+    if binary is None:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb); needed only for the glfw backend")
+    read_fd, write_fd = os.pipe()
+    process = subprocess.Popen(
+        [binary, "-displayfd", str(write_fd), "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        process.kill()
+        pytest.fail("Xvfb did not report a display number")
+    try:
+        yield f":{number}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
