@@ -84,7 +84,7 @@ def test_each_xdist_worker_has_its_own_context(pytester: pytest.Pytester) -> Non
     )
     result = pytester.runpytest_subprocess("-n", "2", "-p", "xdist")
     result.assert_outcomes(passed=7)
-    pids = {path.name.split("-")[1] for path in pytester.path.parent.glob("**/ctx-*")}
+    pids = {path.name.split("-")[1] for path in pytester.path.glob("**/ctx-*")}
     assert len(pids) == 2, pids
 
 
