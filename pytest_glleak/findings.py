@@ -14,8 +14,19 @@ FINDINGS_VERSION = 1
 
 #: The 13 GL object kinds, in report order.
 GL_KINDS: tuple[str, ...] = (
-    "texture", "buffer", "renderbuffer", "sampler", "framebuffer", "vertex_array",
-    "transform_feedback", "program_pipeline", "query", "shader", "program", "sync", "display_list",
+    "texture",
+    "buffer",
+    "renderbuffer",
+    "sampler",
+    "framebuffer",
+    "vertex_array",
+    "transform_feedback",
+    "program_pipeline",
+    "query",
+    "shader",
+    "program",
+    "sync",
+    "display_list",
 )
 
 
@@ -43,12 +54,13 @@ class LeakedGLObject(TypedDict):
 class LeakedImage(TypedDict, total=False):
     """A decoded image buffer created during the test and still referenced after teardown."""
 
-    kind: str  # "pil_image", "ndarray" or "pillow_blocks"
+    kind: str  # "pil_image", "ndarray", "bytes" (a kept tobytes() result) or "pillow_blocks"
     mode: str  # Pillow mode ("RGBA"...) for pil_image
     dtype: str  # NumPy dtype for ndarray
     shape: list[int]  # [width, height] for images, the array shape for arrays
     bytes: int
-    count: int  # for pillow_blocks: blocks Pillow still holds that no tracked object explains
+    count: int  # for pillow_blocks: blocks Pillow still holds that no tracked object explains (no bytes)
+    phase: str  # "setup", "call" or "teardown"
     create_site: list[Frame]
     held_by: str | None  # e.g. "dict in module viewer.cache", when found cheaply
 

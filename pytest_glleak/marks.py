@@ -38,7 +38,9 @@ def _kinds(value: Iterable[str] | str | None, what: str) -> tuple[str, ...] | No
     names = (value,) if isinstance(value, str) else tuple(value)
     unknown = [name for name in names if name not in GL_KINDS]
     if unknown or not names:
-        raise ValueError(f"{what}: unknown GL object kind(s) {unknown or names!r}; known: {', '.join(GL_KINDS)}")
+        raise ValueError(
+            f"{what}: unknown GL object kind(s) {unknown or names!r}; known: {', '.join(GL_KINDS)}"
+        )
     return names
 
 

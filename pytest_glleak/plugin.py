@@ -1,18 +1,19 @@
 """pytest-glleak's entry point (``pytest11: glleak``): options, markers, fixtures, report header.
 
-Thin glue: measurement lives in ``gl/``, ``ledger``, ``images`` and ``memory``; verdicts in ``checks``;
-output in ``report``. State lives in ``config.stash``.
+Thin glue: measurement lives in ``gl/``, ``ledger``, ``images`` and ``memory``; the per-test protocol and
+verdicts in ``runner``; output in ``reporting`` / ``report``. State lives in ``config.stash``.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
 
+from pytest_glleak import hooks, marks
 from pytest_glleak import settings as settings_module
+from pytest_glleak.baseline import Baseline, load_baseline
 from pytest_glleak.gl import (
     ContextUnavailable,
     GLContext,
@@ -21,10 +22,22 @@ from pytest_glleak.gl import (
     pyopengl_platform,
 )
 from pytest_glleak.gl.provider import ContextProvider
+from pytest_glleak.images import ImageTracker
+from pytest_glleak.ledger import Ledger, LedgerView
+from pytest_glleak.memory import MemoryBaseline
+from pytest_glleak.reporting import ReportCollector, environment, report_header_lines
+from pytest_glleak.runner import CheckRunner, state_key
 from pytest_glleak.settings import Settings
 
 settings_key = pytest.StashKey[Settings]()
 provider_key = pytest.StashKey[ContextProvider]()
+ledger_key = pytest.StashKey[Ledger]()
+images_key = pytest.StashKey[ImageTracker]()
+baseline_key = pytest.StashKey[Baseline | None]()
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hooks)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,10 +55,33 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     resolved = settings_module.resolve_config(config)
     config.stash[settings_key] = resolved
+    for line in marks.marker_lines():
+        config.addinivalue_line("markers", line)
     choose_pyopengl_platform(resolved.backend)
-    config.stash[provider_key] = ContextProvider(
-        resolved.backend, resolved.profile, resolved.gl_version, resolved.size
+    provider = ContextProvider(resolved.backend, resolved.profile, resolved.gl_version, resolved.size)
+    config.stash[provider_key] = provider
+    baseline = (
+        load_baseline(resolved.baseline, resolved.baseline_tolerance, root=str(config.rootpath))
+        if resolved.baseline
+        else None
     )
+    config.stash[baseline_key] = baseline
+
+    ledger = Ledger(stack_depth=resolved.stack_depth)
+    provider.on_create.append(ledger.attach_context)
+    provider.on_destroy.append(ledger.detach_context)
+    images = ImageTracker()
+    config.stash[ledger_key] = ledger
+    config.stash[images_key] = images
+    if resolved.mode != "off":
+        ledger.install()
+        images.install()
+        config.add_cleanup(images.uninstall)
+        config.add_cleanup(ledger.uninstall)
+    config.pluginmanager.register(
+        CheckRunner(config, resolved, provider, ledger, images, baseline), "glleak-runner"
+    )
+    config.pluginmanager.register(ReportCollector(config, resolved, provider, baseline), "glleak-report")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -53,17 +89,24 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if provider is not None:
         provider.close()
         del config.stash[provider_key]
+    for name in ("glleak-runner", "glleak-report"):
+        plugin = config.pluginmanager.get_plugin(name)
+        if plugin is not None:
+            config.pluginmanager.unregister(plugin)
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
     provider = config.stash[provider_key]
     resolved = config.stash[settings_key]
     prefix = f"glleak: mode={resolved.mode}, PyOpenGL platform={pyopengl_platform() or 'default'}"
     try:
         context = provider.get()
     except ContextUnavailable as exc:
-        return f"{prefix}, no GL context: {exc}"
-    return f"{prefix}, {context.describe()}"
+        lines = [f"{prefix}, no GL context: {exc}"]
+    else:
+        lines = [f"{prefix}, {context.describe()}"]
+    env = environment(config, provider, resolved)
+    return lines + report_header_lines(resolved, config.stash[baseline_key], env)
 
 
 def _unavailable(config: pytest.Config, reason: ContextUnavailable) -> None:
@@ -87,7 +130,7 @@ def gl_context(pytestconfig: pytest.Config) -> GLContext:
         context = provider.get()
     except ContextUnavailable as exc:
         _unavailable(pytestconfig, exc)
-        raise  # unreachable: skip/fail raise
+        raise  # unreachable: skip() and fail() raise
     context.make_current()
     return context
 
@@ -122,6 +165,33 @@ def gl_context_factory(
     provider.destroy_extra()
 
 
+@pytest.fixture
+def gl_ledger(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> LedgerView:
+    """The GL object ledger, seen from this test.
+
+    ``live(kind=None)``: live records (kind, name, label, bytes, creation site); ``created(kind=None)`` /
+    ``deleted(kind=None)``: counts during this test; ``mark()`` / ``leaks_since(mark)``: a check inside the
+    test body; ``assert_no_leaks(kinds=None)``. Kinds are plain strings such as ``"texture"``.
+    """
+    ledger = pytestconfig.stash[ledger_key]
+    ledger.install()  # no-op when installed; needed under --glleak-mode=off
+    state = request.node.stash.get(state_key, None)
+    return LedgerView(ledger, state.mark if state is not None else ledger.mark())
+
+
+@pytest.fixture
+def memory_baseline(pytestconfig: pytest.Config) -> MemoryBaseline:
+    """A memory baseline calibrated when the test starts (full GC, ``malloc_trim``, then RSS, USS, Python
+    heap when tracemalloc is on, live image buffers, open file descriptors, threads).
+
+    ``growth()`` gives the deltas since calibration; ``measure(fn, warmup=3, repeat=5)`` runs ``fn``
+    repeatedly and returns its per-iteration steady-state growth.
+    """
+    baseline = MemoryBaseline(pytestconfig.stash[images_key])
+    baseline.calibrate()
+    return baseline
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     item.config.stash[provider_key].restore()
@@ -136,6 +206,3 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, Any]:
         provider.destroy_extra()
         if provider.context is not None:
             provider.context.make_current()
-
-
-__all__ = ["gl_context", "gl_context_factory", "os"]

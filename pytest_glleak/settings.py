@@ -66,10 +66,17 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 _UNITS = {
-    "": 1, "b": 1,
-    "k": 1000, "kb": 1000, "kib": 1024,
-    "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
-    "g": 1000**3, "gb": 1000**3, "gib": 1024**3,
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 1024,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gib": 1024**3,
 }
 
 
@@ -141,49 +148,170 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("backend", "--glleak-backend", "glleak_backend", "PYTEST_GLLEAK_BACKEND", "auto",
-           _choice(BACKENDS), "GL context backend: egl (headless), glfw (hidden window, needs a "
-           "display) or auto (egl, then glfw).", metavar="auto|egl|glfw"),
-    Option("gl_version", "--glleak-gl-version", "glleak_gl_version", "PYTEST_GLLEAK_GL_VERSION", None,
-           parse_gl_version, "OpenGL version to request, e.g. 4.5 (default: the newest the driver "
-           "offers, at least 3.3).", metavar="MAJOR.MINOR"),
-    Option("profile", "--glleak-gl-profile", "glleak_gl_profile", "PYTEST_GLLEAK_GL_PROFILE", "core",
-           _choice(PROFILES), "OpenGL profile of the gl_context fixture: core or compat.",
-           metavar="core|compat"),
-    Option("size", "--glleak-size", "glleak_size", "PYTEST_GLLEAK_SIZE", (256, 256), parse_size,
-           "Size of the offscreen framebuffer of gl_context.", metavar="WxH"),
-    Option("require_gl", "--glleak-require-gl", "glleak_require_gl", "PYTEST_GLLEAK_REQUIRE_GL", False,
-           parse_bool, "Error, instead of skip, the tests that need GL when no context can be made "
-           "(for CI that must not silently skip).", kind="flag"),
-    Option("mode", "--glleak-mode", "glleak_mode", "PYTEST_GLLEAK_MODE", "marked", _choice(MODES),
-           "Which tests are checked: off, marked (tests with a glleak marker) or all (every test "
-           "that touched GL or images).", metavar="off|marked|all"),
-    Option("cleanup", "--glleak-cleanup", "glleak_cleanup", "PYTEST_GLLEAK_CLEANUP", True, parse_bool,
-           "After a verdict, delete the GL objects a test leaked so they do not pile up into later "
-           "tests.", kind="toggle", negative_flag="--glleak-no-cleanup"),
-    Option("driver_sweep", "--glleak-driver-sweep", "glleak_driver_sweep", "PYTEST_GLLEAK_DRIVER_SWEEP",
-           False, parse_bool, "Also ask the driver (glIs*) about names around the ones the ledger saw, to "
-           "report objects created outside PyOpenGL.", kind="flag"),
-    Option("stack_depth", "--glleak-stack-depth", "glleak_stack_depth", "PYTEST_GLLEAK_STACK_DEPTH", 6,
-           parse_positive_int, "User-code frames kept per creation site (0 keeps none).", metavar="N"),
-    Option("image_min_bytes", "--glleak-image-min-bytes", "glleak_image_min_bytes",
-           "PYTEST_GLLEAK_IMAGE_MIN_BYTES", 65536, parse_bytes, "Smallest NumPy array tracked as an "
-           "image buffer (bytes, or e.g. '64 KiB').", metavar="BYTES"),
-    Option("report", "--glleak-report", "glleak_report", "PYTEST_GLLEAK_REPORT", False, parse_bool,
-           "Print the per-test leak report after the run.", kind="flag"),
-    Option("json", "--glleak-json", "glleak_json", "PYTEST_GLLEAK_JSON", None, _path,
-           "Write the leak report as JSON to PATH (atomically).", metavar="PATH"),
-    Option("html", "--glleak-html", "glleak_html", "PYTEST_GLLEAK_HTML", None, _path,
-           "Write a self-contained HTML leak report to PATH.", metavar="PATH"),
-    Option("baseline", "--glleak-baseline", "glleak_baseline", "PYTEST_GLLEAK_BASELINE", None, _path,
-           "Known-leak baseline file: leaks recorded there pass; new or larger leaks fail.",
-           metavar="PATH"),
-    Option("baseline_update", "--glleak-baseline-update", None, None, False, parse_bool,
-           "Rewrite the baseline file from this run (keeps entries of tests that did not run).",
-           kind="flag"),
-    Option("baseline_tolerance", "--glleak-baseline-tolerance", "glleak_baseline_tolerance",
-           "PYTEST_GLLEAK_BASELINE_TOLERANCE", 0.10, parse_fraction,
-           "Tolerance on memory-growth figures compared with the baseline.", metavar="FRACTION"),
+    Option(
+        "backend",
+        "--glleak-backend",
+        "glleak_backend",
+        "PYTEST_GLLEAK_BACKEND",
+        "auto",
+        _choice(BACKENDS),
+        "GL context backend: egl (headless), glfw (hidden window, needs a display) or auto (egl, then glfw).",
+        metavar="auto|egl|glfw",
+    ),
+    Option(
+        "gl_version",
+        "--glleak-gl-version",
+        "glleak_gl_version",
+        "PYTEST_GLLEAK_GL_VERSION",
+        None,
+        parse_gl_version,
+        "OpenGL version to request, e.g. 4.5 (default: the newest the driver offers, at least 3.3).",
+        metavar="MAJOR.MINOR",
+    ),
+    Option(
+        "profile",
+        "--glleak-gl-profile",
+        "glleak_gl_profile",
+        "PYTEST_GLLEAK_GL_PROFILE",
+        "core",
+        _choice(PROFILES),
+        "OpenGL profile of the gl_context fixture: core or compat.",
+        metavar="core|compat",
+    ),
+    Option(
+        "size",
+        "--glleak-size",
+        "glleak_size",
+        "PYTEST_GLLEAK_SIZE",
+        (256, 256),
+        parse_size,
+        "Size of the offscreen framebuffer of gl_context.",
+        metavar="WxH",
+    ),
+    Option(
+        "require_gl",
+        "--glleak-require-gl",
+        "glleak_require_gl",
+        "PYTEST_GLLEAK_REQUIRE_GL",
+        False,
+        parse_bool,
+        "Error, instead of skip, the tests that need GL when no context can be made "
+        "(for CI that must not silently skip).",
+        kind="flag",
+    ),
+    Option(
+        "mode",
+        "--glleak-mode",
+        "glleak_mode",
+        "PYTEST_GLLEAK_MODE",
+        "marked",
+        _choice(MODES),
+        "Which tests are checked: off, marked (tests with a glleak marker) or all (every test "
+        "that touched GL or images).",
+        metavar="off|marked|all",
+    ),
+    Option(
+        "cleanup",
+        "--glleak-cleanup",
+        "glleak_cleanup",
+        "PYTEST_GLLEAK_CLEANUP",
+        True,
+        parse_bool,
+        "After a verdict, delete the GL objects a test leaked so they do not pile up into later tests.",
+        kind="toggle",
+        negative_flag="--glleak-no-cleanup",
+    ),
+    Option(
+        "driver_sweep",
+        "--glleak-driver-sweep",
+        "glleak_driver_sweep",
+        "PYTEST_GLLEAK_DRIVER_SWEEP",
+        False,
+        parse_bool,
+        "Also ask the driver (glIs*) about names around the ones the ledger saw, to "
+        "report objects created outside PyOpenGL.",
+        kind="flag",
+    ),
+    Option(
+        "stack_depth",
+        "--glleak-stack-depth",
+        "glleak_stack_depth",
+        "PYTEST_GLLEAK_STACK_DEPTH",
+        6,
+        parse_positive_int,
+        "User-code frames kept per creation site (0 keeps none).",
+        metavar="N",
+    ),
+    Option(
+        "image_min_bytes",
+        "--glleak-image-min-bytes",
+        "glleak_image_min_bytes",
+        "PYTEST_GLLEAK_IMAGE_MIN_BYTES",
+        65536,
+        parse_bytes,
+        "Smallest NumPy array tracked as an image buffer (bytes, or e.g. '64 KiB').",
+        metavar="BYTES",
+    ),
+    Option(
+        "report",
+        "--glleak-report",
+        "glleak_report",
+        "PYTEST_GLLEAK_REPORT",
+        False,
+        parse_bool,
+        "Print the per-test leak report after the run.",
+        kind="flag",
+    ),
+    Option(
+        "json",
+        "--glleak-json",
+        "glleak_json",
+        "PYTEST_GLLEAK_JSON",
+        None,
+        _path,
+        "Write the leak report as JSON to PATH (atomically).",
+        metavar="PATH",
+    ),
+    Option(
+        "html",
+        "--glleak-html",
+        "glleak_html",
+        "PYTEST_GLLEAK_HTML",
+        None,
+        _path,
+        "Write a self-contained HTML leak report to PATH.",
+        metavar="PATH",
+    ),
+    Option(
+        "baseline",
+        "--glleak-baseline",
+        "glleak_baseline",
+        "PYTEST_GLLEAK_BASELINE",
+        None,
+        _path,
+        "Known-leak baseline file: leaks recorded there pass; new or larger leaks fail.",
+        metavar="PATH",
+    ),
+    Option(
+        "baseline_update",
+        "--glleak-baseline-update",
+        None,
+        None,
+        False,
+        parse_bool,
+        "Rewrite the baseline file from this run (keeps entries of tests that did not run).",
+        kind="flag",
+    ),
+    Option(
+        "baseline_tolerance",
+        "--glleak-baseline-tolerance",
+        "glleak_baseline_tolerance",
+        "PYTEST_GLLEAK_BASELINE_TOLERANCE",
+        0.10,
+        parse_fraction,
+        "Tolerance on memory-growth figures compared with the baseline.",
+        metavar="FRACTION",
+    ),
 )
 
 OPTIONS_BY_NAME: Mapping[str, Option] = {option.name: option for option in OPTIONS}
@@ -220,20 +348,42 @@ def add_options(parser: pytest.Parser) -> None:
         help_text = f"{option.help} Default: {option.default_text}.{where}"
         # default=None everywhere: an absent flag must never mask the ini or environment value.
         if option.kind == "flag":
-            group.addoption(option.flag, action="store_const", const="true", default=None,
-                            dest=f"glleak_{option.name}", help=help_text)
+            group.addoption(
+                option.flag,
+                action="store_const",
+                const="true",
+                default=None,
+                dest=f"glleak_{option.name}",
+                help=help_text,
+            )
         elif option.kind == "toggle":
-            group.addoption(option.flag, action="store_const", const="true", default=None,
-                            dest=f"glleak_{option.name}", help=help_text)
+            group.addoption(
+                option.flag,
+                action="store_const",
+                const="true",
+                default=None,
+                dest=f"glleak_{option.name}",
+                help=help_text,
+            )
             assert option.negative_flag
-            group.addoption(option.negative_flag, action="store_const", const="false",
-                            dest=f"glleak_{option.name}", help=f"Opposite of {option.flag}.")
+            group.addoption(
+                option.negative_flag,
+                action="store_const",
+                const="false",
+                dest=f"glleak_{option.name}",
+                help=f"Opposite of {option.flag}.",
+            )
         else:
-            group.addoption(option.flag, action="store", default=None, metavar=option.metavar,
-                            dest=f"glleak_{option.name}", help=help_text)
+            group.addoption(
+                option.flag,
+                action="store",
+                default=None,
+                metavar=option.metavar,
+                dest=f"glleak_{option.name}",
+                help=help_text,
+            )
         if option.ini:
-            parser.addini(option.ini, help=f"{option.help} Default: {option.default_text}.",
-                          default=None)
+            parser.addini(option.ini, help=f"{option.help} Default: {option.default_text}.", default=None)
 
 
 def _raw_layers(

@@ -49,7 +49,9 @@ def test_triangle_renders_headless_under_egl(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_draw=TRIANGLE_TEST)
     result = pytester.runpytest_subprocess("--glleak-backend=egl")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["glleak: mode=marked, PyOpenGL platform=egl, egl-*, *OpenGL 4.*core profile*"])
+    result.stdout.fnmatch_lines(
+        ["glleak: mode=marked, PyOpenGL platform=egl, egl-*, *OpenGL 4.*core profile*"]
+    )
 
 
 def test_default_backend_is_headless_egl(pytester: pytest.Pytester) -> None:
@@ -102,7 +104,9 @@ def test_missing_driver_skips_with_reason(pytester: pytest.Pytester, monkeypatch
     )
     result = pytester.runpytest_subprocess("-rs", "--glleak-backend=egl")
     result.assert_outcomes(passed=1, skipped=1)
-    result.stdout.fnmatch_lines(["SKIPPED*pytest-glleak: no OpenGL context could be created*apt-get install*"])
+    result.stdout.fnmatch_lines(
+        ["SKIPPED*pytest-glleak: no OpenGL context could be created*apt-get install*"]
+    )
     assert result.ret == 0
 
 
@@ -172,7 +176,9 @@ def test_platform_is_chosen_before_conftest_imports_opengl(pytester: pytest.Pyte
     result.stdout.fnmatch_lines(["conftest saw platform EGLPlatform"])
 
 
-def test_user_platform_is_never_overridden(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_user_platform_is_never_overridden(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PYOPENGL_PLATFORM", "egl")
     pytester.makepyfile(
         """

@@ -10,8 +10,9 @@ from pytest_glleak import settings
 from pytest_glleak.settings import OPTIONS, parse_bytes, parse_gl_version, parse_size, resolve
 
 
-def _resolve(cli: dict[str, Any] | None = None, env: dict[str, str] | None = None,
-             ini: dict[str, str] | None = None) -> settings.Settings:
+def _resolve(
+    cli: dict[str, Any] | None = None, env: dict[str, str] | None = None, ini: dict[str, str] | None = None
+) -> settings.Settings:
     ini = ini or {}
     return resolve(cli or {}, env or {}, ini.get)
 
@@ -29,10 +30,20 @@ def test_defaults() -> None:
     ("cli", "env", "ini", "expected", "source"),
     [
         ({}, {}, {"glleak_backend": "glfw"}, "glfw", "ini key glleak_backend"),
-        ({}, {"PYTEST_GLLEAK_BACKEND": "egl"}, {"glleak_backend": "glfw"}, "egl",
-         "environment variable PYTEST_GLLEAK_BACKEND"),
-        ({"glleak_backend": "glfw"}, {"PYTEST_GLLEAK_BACKEND": "egl"}, {"glleak_backend": "auto"}, "glfw",
-         "command-line option --glleak-backend"),
+        (
+            {},
+            {"PYTEST_GLLEAK_BACKEND": "egl"},
+            {"glleak_backend": "glfw"},
+            "egl",
+            "environment variable PYTEST_GLLEAK_BACKEND",
+        ),
+        (
+            {"glleak_backend": "glfw"},
+            {"PYTEST_GLLEAK_BACKEND": "egl"},
+            {"glleak_backend": "auto"},
+            "glfw",
+            "command-line option --glleak-backend",
+        ),
     ],
 )
 def test_precedence_cli_over_env_over_ini(
@@ -108,8 +119,12 @@ def test_every_option_has_all_its_names() -> None:
     assert len(set(flags)) == len(flags)
     for option in OPTIONS:
         assert option.flag.startswith("--glleak-")
-        assert option.ini is None or option.ini == "glleak_" + option.flag[len("--glleak-"):].replace("-", "_")
-        assert option.env is None or option.env == "PYTEST_GLLEAK_" + option.flag[9:].replace("-", "_").upper()
+        assert option.ini is None or option.ini == "glleak_" + option.flag[len("--glleak-") :].replace(
+            "-", "_"
+        )
+        assert (
+            option.env is None or option.env == "PYTEST_GLLEAK_" + option.flag[9:].replace("-", "_").upper()
+        )
         assert option.help.endswith(".")
 
 
@@ -127,8 +142,12 @@ HEADER_PROBE = "def test_nothing():\n    pass\n"
     ],
 )
 def test_layers_end_to_end(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
-    ini: str, env: dict[str, str], args: list[str], expected: str,
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    ini: str,
+    env: dict[str, str],
+    args: list[str],
+    expected: str,
 ) -> None:
     pytester.makeini("[pytest]\n" + ini)
     for name, value in env.items():
@@ -157,7 +176,9 @@ def test_bad_option_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(HEADER_PROBE)
     result = pytester.runpytest_subprocess("--glleak-backend=vulkan")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*pytest-glleak: invalid value 'vulkan' for command-line option --glleak-backend*"])
+    result.stderr.fnmatch_lines(
+        ["*pytest-glleak: invalid value 'vulkan' for command-line option --glleak-backend*"]
+    )
 
 
 def test_bad_ini_value_is_a_usage_error(pytester: pytest.Pytester) -> None:

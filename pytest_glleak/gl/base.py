@@ -13,7 +13,14 @@ from typing import Any
 
 #: Versions tried, newest first, when the user asks for no particular version.
 CORE_VERSIONS: tuple[tuple[int, int], ...] = (
-    (4, 6), (4, 5), (4, 4), (4, 3), (4, 2), (4, 1), (4, 0), (3, 3),
+    (4, 6),
+    (4, 5),
+    (4, 4),
+    (4, 3),
+    (4, 2),
+    (4, 1),
+    (4, 0),
+    (3, 3),
 )
 
 GL_VENDOR = 0x1F00
@@ -44,8 +51,20 @@ GL_TEXTURE_2D = 0x0DE1
 
 # Non-indexed buffer targets reset between tests (core 4.6 list).
 BUFFER_TARGETS = (
-    0x8892, 0x8893, 0x8F36, 0x8F37, 0x90EE, 0x8F3F, GL_PIXEL_PACK_BUFFER,
-    GL_PIXEL_UNPACK_BUFFER, 0x9192, 0x8C2A, 0x8A11, 0x90D2, 0x8C8E, 0x92C0,
+    0x8892,
+    0x8893,
+    0x8F36,
+    0x8F37,
+    0x90EE,
+    0x8F3F,
+    GL_PIXEL_PACK_BUFFER,
+    GL_PIXEL_UNPACK_BUFFER,
+    0x9192,
+    0x8C2A,
+    0x8A11,
+    0x90D2,
+    0x8C8E,
+    0x92C0,
 )
 # Indexed targets: transform feedback, uniform, shader storage, atomic counter.
 INDEXED_BUFFER_TARGETS = (0x8C8E, 0x8A11, 0x90D2, 0x92C0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 from collections.abc import Sequence
+from typing import Any
 
 from pytest_glleak.gl.base import (
     CORE_VERSIONS,
@@ -69,8 +70,13 @@ class _EGL:
             "eglBindAPI": (ctypes.c_uint32, [ctypes.c_uint32]),
             "eglChooseConfig": (
                 ctypes.c_uint32,
-                [_vp, ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(_vp), ctypes.c_int32,
-                 ctypes.POINTER(ctypes.c_int32)],
+                [
+                    _vp,
+                    ctypes.POINTER(ctypes.c_int32),
+                    ctypes.POINTER(_vp),
+                    ctypes.c_int32,
+                    ctypes.POINTER(ctypes.c_int32),
+                ],
             ),
             "eglCreateContext": (_vp, [_vp, _vp, _vp, ctypes.POINTER(ctypes.c_int32)]),
             "eglDestroyContext": (ctypes.c_uint32, [_vp, _vp]),
@@ -86,15 +92,17 @@ class _EGL:
             fn.restype = restype
             fn.argtypes = argtypes
             setattr(self, name, fn)
-        self.client_extensions = set(
-            (self.eglQueryString(None, EGL_EXTENSIONS) or b"").decode().split()
-        )
+        self.client_extensions = set((self.eglQueryString(None, EGL_EXTENSIONS) or b"").decode().split())
 
-    def proc(self, name: str, restype: object, argtypes: Sequence[object]) -> ctypes._CFuncPtr:
+    def __getattr__(self, name: str) -> Any:
+        # The typed libEGL functions are set in __init__ from the signature table.
+        raise AttributeError(name)
+
+    def proc(self, name: str, restype: Any, argtypes: Sequence[Any]) -> Any:
         address = self.eglGetProcAddress(name.encode())
         if not address:
             raise ContextUnavailable(f"EGL does not provide {name}")
-        return ctypes.CFUNCTYPE(restype, *argtypes)(address)  # type: ignore[no-any-return]
+        return ctypes.CFUNCTYPE(restype, *argtypes)(address)
 
     def get_proc_address(self, name: str) -> int:
         return int(self.eglGetProcAddress(name.encode()) or 0)
@@ -123,9 +131,7 @@ class EGLDisplay:
         self.handle = handle
         self.backend = backend
         self.device = device
-        self.extensions = set(
-            (egl.eglQueryString(handle, EGL_EXTENSIONS) or b"").decode().split()
-        )
+        self.extensions = set((egl.eglQueryString(handle, EGL_EXTENSIONS) or b"").decode().split())
 
 
 def _initialize(egl: _EGL, handle: int | None) -> bool:
@@ -141,7 +147,9 @@ def _device_displays(egl: _EGL) -> list[EGLDisplay]:
     ):
         return []
     query_devices = egl.proc(
-        "eglQueryDevicesEXT", ctypes.c_uint32, [ctypes.c_int32, ctypes.POINTER(_vp), ctypes.POINTER(ctypes.c_int32)]
+        "eglQueryDevicesEXT",
+        ctypes.c_uint32,
+        [ctypes.c_int32, ctypes.POINTER(_vp), ctypes.POINTER(ctypes.c_int32)],
     )
     query_string = egl.proc("eglQueryDeviceStringEXT", ctypes.c_char_p, [_vp, ctypes.c_int32])
     platform_display = egl.proc(
@@ -158,9 +166,14 @@ def _device_displays(egl: _EGL) -> list[EGLDisplay]:
     for device in devices[: count.value]:
         extensions = (query_string(device, EGL_EXTENSIONS) or b"").decode()
         is_software = "EGL_MESA_device_software" in extensions
-        label = "software" if is_software else (
-            (query_string(device, EGL_DRM_DEVICE_FILE_EXT) or b"").decode()
-            if "EGL_EXT_device_drm" in extensions else "device"
+        label = (
+            "software"
+            if is_software
+            else (
+                (query_string(device, EGL_DRM_DEVICE_FILE_EXT) or b"").decode()
+                if "EGL_EXT_device_drm" in extensions
+                else "device"
+            )
         )
         handle = platform_display(EGL_PLATFORM_DEVICE_EXT, device, None)
         if not _initialize(egl, handle):
@@ -218,9 +231,12 @@ class EGLContext(GLContext):
         self._handle: int = handle
         self._surface: int | None = None
         if has_pbuffer:
-            self._surface = egl.eglCreatePbufferSurface(
-                display.handle, config, _attribs([EGL_WIDTH, width, EGL_HEIGHT, height])
-            ) or None
+            self._surface = (
+                egl.eglCreatePbufferSurface(
+                    display.handle, config, _attribs([EGL_WIDTH, width, EGL_HEIGHT, height])
+                )
+                or None
+            )
         if self._surface is None and "EGL_KHR_surfaceless_context" not in display.extensions:
             egl.eglDestroyContext(display.handle, handle)
             raise ContextUnavailable("EGL gave neither a pbuffer nor EGL_KHR_surfaceless_context")
@@ -240,13 +256,27 @@ class EGLContext(GLContext):
     def _choose_config(display: EGLDisplay) -> tuple[int, bool]:
         egl = display.egl
         base = [
-            EGL_RENDERABLE_TYPE, EGL_OPENGL_BIT, EGL_RED_SIZE, 8, EGL_GREEN_SIZE, 8,
-            EGL_BLUE_SIZE, 8, EGL_ALPHA_SIZE, 8, EGL_DEPTH_SIZE, 24, EGL_STENCIL_SIZE, 8,
+            EGL_RENDERABLE_TYPE,
+            EGL_OPENGL_BIT,
+            EGL_RED_SIZE,
+            8,
+            EGL_GREEN_SIZE,
+            8,
+            EGL_BLUE_SIZE,
+            8,
+            EGL_ALPHA_SIZE,
+            8,
+            EGL_DEPTH_SIZE,
+            24,
+            EGL_STENCIL_SIZE,
+            8,
         ]
         for pairs, pbuffer in (([EGL_SURFACE_TYPE, EGL_PBUFFER_BIT, *base], True), (base, False)):
             config = _vp()
             count = ctypes.c_int32()
-            ok = egl.eglChooseConfig(display.handle, _attribs(pairs), ctypes.byref(config), 1, ctypes.byref(count))
+            ok = egl.eglChooseConfig(
+                display.handle, _attribs(pairs), ctypes.byref(config), 1, ctypes.byref(count)
+            )
             if ok and count.value > 0:
                 return int(config.value or 0), pbuffer
         if "EGL_KHR_no_config_context" in display.extensions:
@@ -263,7 +293,8 @@ class EGLContext(GLContext):
     ) -> tuple[int, tuple[int, int] | None]:
         egl = display.egl
         mask = (
-            EGL_CONTEXT_OPENGL_CORE_PROFILE_BIT if profile == "core"
+            EGL_CONTEXT_OPENGL_CORE_PROFILE_BIT
+            if profile == "core"
             else EGL_CONTEXT_OPENGL_COMPATIBILITY_PROFILE_BIT
         )
         versions: list[tuple[int, int] | None] = [version] if version else list(CORE_VERSIONS)
@@ -272,7 +303,13 @@ class EGLContext(GLContext):
         for candidate in versions:
             pairs = [EGL_CONTEXT_OPENGL_PROFILE_MASK, mask]
             if candidate is not None:
-                pairs = [EGL_CONTEXT_MAJOR_VERSION, candidate[0], EGL_CONTEXT_MINOR_VERSION, candidate[1], *pairs]
+                pairs = [
+                    EGL_CONTEXT_MAJOR_VERSION,
+                    candidate[0],
+                    EGL_CONTEXT_MINOR_VERSION,
+                    candidate[1],
+                    *pairs,
+                ]
             handle = egl.eglCreateContext(display.handle, config or None, share, _attribs(pairs))
             if handle:
                 return int(handle), candidate
@@ -322,7 +359,11 @@ def create_egl_context(
         if not isinstance(share_with, EGLContext):
             raise ContextUnavailable("an EGL context can only share with another EGL context")
         return EGLContext(
-            share_with._display, profile=profile, version=version, width=width, height=height,
+            share_with._display,
+            profile=profile,
+            version=version,
+            width=width,
+            height=height,
             share_with=share_with,
         )
     failures: list[str] = []

@@ -34,7 +34,9 @@ def _glfw() -> Any:
     messages: list[str] = []
     glfw.set_error_callback(lambda code, text: messages.append(f"{text!r} (0x{code:x})"))
     if not glfw.init():
-        raise ContextUnavailable(f"glfw.init() failed: {'; '.join(messages) or 'no reason given'}; {INSTALL_HINT}")
+        raise ContextUnavailable(
+            f"glfw.init() failed: {'; '.join(messages) or 'no reason given'}; {INSTALL_HINT}"
+        )
     _initialised.append(glfw)
     return glfw
 
@@ -59,6 +61,7 @@ class GLFWContext(GLContext):
     ) -> None:
         glfw = _glfw()
         self._glfw = glfw
+        self._window: Any = None
         candidates: list[tuple[int, int] | None] = [version] if version else list(CORE_VERSIONS)
         if profile == "compat" and not version:
             candidates.append(None)
@@ -86,7 +89,7 @@ class GLFWContext(GLContext):
         if not window:
             raise ContextUnavailable(
                 f"glfw could not create a hidden window with a {profile} OpenGL context "
-                f"({'%d.%d' % version if version else '3.3 or newer'})"
+                f"({f'{version[0]}.{version[1]}' if version else '3.3 or newer'})"
             )
         self._window = window
         super().__init__(

@@ -25,8 +25,8 @@ class ContextProvider:
         self._failure: ContextUnavailable | None = None
         self.extra: list[GLContext] = []
         #: Called with each context this provider creates or destroys (the ledger listens).
-        self.on_create: list[Callable[[GLContext], None]] = []
-        self.on_destroy: list[Callable[[GLContext], None]] = []
+        self.on_create: list[Callable[[GLContext], object]] = []
+        self.on_destroy: list[Callable[[GLContext], object]] = []
 
     @property
     def context(self) -> GLContext | None:

@@ -1,0 +1,222 @@
+"""Hooks on PyOpenGL's raw function objects: every call path to a hooked entry point, seen once.
+
+Why the raw function's class: each raw entry point (``OpenGL.raw.GL.VERSION.GL_1_1.glGenTextures``) is a
+``_NullFunctionPointer`` that is the only instance of its own class, and every other path (``OpenGL.GL``,
+``from OpenGL.GL import *``, names imported before install, ``OpenGL.GL.ARB.*``, the Python and Cython
+wrappers of PyOpenGL-accelerate) ends in a call of that instance. Replacing ``type(raw).__call__`` thus
+sees every reference to it, however early it was imported.
+
+PyOpenGL resolves the C function lazily: ``load()`` (run by the first call or by ``bool(raw)``) rewrites
+the class's ``__call__``. Instead of forcing ``load()`` (which needs a current context for extension
+entry points) the hook overrides ``load`` on the same class, so the rewrite is caught and the hook put
+back on top of the resolved function.
+
+Modules imported after install: raw modules create their functions through ``OpenGL.platform
+.createFunction``, looked up on the module at call time, so wrapping that one function hooks every later
+import (an ``OpenGL.GL.EXT`` module imported mid-test included) with no rescans and no import hooks.
+
+Nested wrappers call one another (``alternate()`` objects, the Cython wrappers), so a guard makes one
+user call produce one record: while a hooked call is running, hooked calls below it pass straight through.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+#: A recording function: ``handler(args, result)``, run after the GL call returned.
+Handler = Callable[[tuple[Any, ...], Any], None]
+
+#: The prefix of PyOpenGL's raw modules: only their objects are hooked.
+RAW_PREFIXES = ("OpenGL.raw.GL.", "OpenGL.raw.EGL.", "OpenGL.raw.GLX.")
+
+
+class Guard(threading.local):
+    """Re-entrancy and suspension depth shared by every hook of one interceptor, per thread (a GL call
+    in another thread while one thread is inside a hooked call is still recorded)."""
+
+    depth = 0
+
+
+class _Hook:
+    """One hooked class: what to restore on uninstall."""
+
+    __slots__ = ("cls", "had_call", "hook", "previous_call", "previous_load", "raw", "real")
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.cls: type = type(raw)
+        self.had_call = "__call__" in self.cls.__dict__
+        self.previous_call: Any = self.cls.__dict__.get("__call__")
+        # Another interceptor (a nested in-process pytest run) may have hooked the class already.
+        self.previous_load: Any = self.cls.__dict__.get("load")
+        self.hook: Any = None
+        self.real: Callable[[], Callable[..., Any] | None] = lambda: None
+
+
+class Interceptor:
+    """Installs ``handlers`` (entry point name -> handler) on PyOpenGL's raw functions.
+
+    ``install()`` hooks every raw function already created and every one created later;
+    ``uninstall()`` restores each class exactly as it was (a function resolved meanwhile keeps its
+    resolution). Handler errors never reach user code: they are kept in :attr:`errors`.
+    """
+
+    def __init__(self, handlers: Mapping[str, Handler]) -> None:
+        self.handlers = dict(handlers)
+        self.guard = Guard()
+        self.errors: list[BaseException] = []
+        self.installed = False
+        self._hooks: dict[type, _Hook] = {}
+        self._original_create: Callable[..., Any] | None = None
+        self._null_base: type | None = None
+
+    # --- public -------------------------------------------------------------------------------
+    def install(self) -> None:
+        """Hook every matching raw function now and every one created from now on."""
+        if self.installed:
+            return
+        import sys
+
+        import OpenGL.platform as platform
+        from OpenGL.platform.baseplatform import _NullFunctionPointer
+
+        self._null_base = _NullFunctionPointer
+        self.installed = True
+        original = platform.createFunction
+        self._original_create = original
+
+        @functools.wraps(original)
+        def create_function(*args: Any, **kwargs: Any) -> Any:
+            raw = original(*args, **kwargs)
+            handler = self.handlers.get(getattr(raw, "__name__", ""))
+            if handler is not None and self.installed:
+                self._hook(raw, handler)
+            return raw
+
+        platform.createFunction = create_function
+        for module_name, module in list(sys.modules.items()):
+            if module is None or not module_name.startswith(RAW_PREFIXES):
+                continue
+            namespace = getattr(module, "__dict__", {})
+            for function_name, handler in self.handlers.items():
+                raw = namespace.get(function_name)
+                if raw is not None:
+                    self._hook(raw, handler)
+
+    def uninstall(self) -> None:
+        """Remove every hook and the ``createFunction`` wrapper."""
+        if not self.installed:
+            return
+        self.installed = False
+        import OpenGL.platform as platform
+
+        if self._original_create is not None:
+            platform.createFunction = self._original_create
+            self._original_create = None
+        for hook in self._hooks.values():
+            cls = hook.cls
+            real = hook.real()
+            if hook.previous_load is not None:
+                type.__setattr__(cls, "load", hook.previous_load)
+            elif "load" in cls.__dict__:
+                delattr(cls, "load")
+            current = cls.__dict__.get("__call__")
+            if isinstance(current, staticmethod) and current.__func__ is hook.hook.__func__:
+                previous = hook.previous_call
+                if real is not None:
+                    # Put back the very descriptor found at install when it still holds `real`, so an
+                    # outer interceptor (whose hook `real` may be) recognises its own on uninstall.
+                    keep = isinstance(previous, staticmethod) and previous.__func__ is real
+                    type.__setattr__(cls, "__call__", previous if keep else staticmethod(real))
+                elif not hook.had_call:
+                    delattr(cls, "__call__")
+        self._hooks.clear()
+
+    @contextmanager
+    def suspended(self) -> Iterator[None]:
+        """Calls made inside are not recorded (the plugin's own cleanup and glIs* probes)."""
+        guard = self.guard
+        saved = guard.depth
+        guard.depth = saved + 1
+        try:
+            yield
+        finally:
+            guard.depth = saved
+
+    def hooked(self) -> list[Any]:
+        """The raw function objects hooked so far."""
+        return [hook.raw for hook in self._hooks.values()]
+
+    def is_hooked(self, raw: Any) -> bool:
+        """Whether ``raw`` (a raw PyOpenGL function object) carries this interceptor's hook."""
+        hook = self._hooks.get(type(raw))
+        return hook is not None and type(raw).__dict__.get("__call__") is hook.hook
+
+    # --- the hook -----------------------------------------------------------------------------
+    def _hook(self, raw: Any, handler: Handler) -> None:
+        null_base = self._null_base
+        if null_base is None or not isinstance(raw, null_base):
+            return
+        cls = type(raw)
+        if cls in self._hooks or cls is null_base:
+            return
+        record = _Hook(raw)
+        guard = self.guard
+        errors = self.errors
+        base_load = next(base.__dict__["load"] for base in cls.__mro__ if "load" in base.__dict__)
+        base_call = next(base.__dict__["__call__"] for base in cls.__mro__[1:] if "__call__" in base.__dict__)
+        existing = cls.__dict__.get("__call__")
+        real: Callable[..., Any] | None = existing.__func__ if isinstance(existing, staticmethod) else None
+        # Until PyOpenGL resolves the function, the inherited __call__ loads it (through the load()
+        # override below, which installs the resolved function as `target`) and calls again.
+        target: Callable[..., Any] = real if real is not None else functools.partial(base_call, raw)
+        arg_names: tuple[str, ...] = tuple(getattr(raw, "argNames", ()) or ())
+
+        def hooked_call(*args: Any, **kwargs: Any) -> Any:
+            if guard.depth:
+                return target(*args, **kwargs)
+            guard.depth = 1
+            try:
+                result = target(*args, **kwargs)
+                try:
+                    handler(_merge(args, kwargs, arg_names) if kwargs else args, result)
+                except Exception as exc:  # a ledger bug must never break the user's GL call
+                    if len(errors) < 100:
+                        errors.append(exc)
+                return result
+            finally:
+                guard.depth = 0
+
+        hook_descriptor = staticmethod(hooked_call)
+
+        def load(self: Any) -> Any:
+            nonlocal target, real
+            func = base_load(self)
+            if func is not None:
+                current = cls.__dict__.get("__call__")
+                if current is not hook_descriptor:
+                    real = current.__func__ if isinstance(current, staticmethod) else func.__call__
+                    target = real
+                    if self_hook.installed:
+                        type.__setattr__(cls, "__call__", hook_descriptor)
+            return func
+
+        self_hook = self
+        record.hook = hook_descriptor
+        record.real = lambda: real
+        type.__setattr__(cls, "load", load)
+        type.__setattr__(cls, "__call__", hook_descriptor)
+        self._hooks[cls] = record
+
+
+def _merge(args: tuple[Any, ...], kwargs: dict[str, Any], arg_names: tuple[str, ...]) -> tuple[Any, ...]:
+    merged = list(args)
+    for name in arg_names[len(args) :]:
+        if name not in kwargs:
+            break
+        merged.append(kwargs[name])
+    return tuple(merged)

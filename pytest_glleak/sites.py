@@ -1,0 +1,141 @@
+"""Creation sites captured cheaply as raw ``(code, f_lasti)`` frames, formatted only when reported.
+
+Capturing walks ``frame.f_back`` and keeps references to code objects plus the instruction offset (no
+strings, no line-table lookups, no linecache); identical sites are interned, so a loop that creates
+100,000 objects stores one site tuple. Library frames (PyOpenGL, ctypes, NumPy, glfw, this plugin) are
+left out, and the walk stops at the first pytest or pluggy frame: what lies below is the test runner.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from types import CodeType, FrameType
+
+from pytest_glleak.findings import Frame
+
+#: A creation site: innermost frame first, as alternating code objects and instruction offsets.
+Site = tuple[object, ...]
+
+_USER, _LIBRARY, _RUNNER = 0, 1, 2
+_LIBRARY_PREFIXES: tuple[str, ...] = ()
+_RUNNER_PREFIXES: tuple[str, ...] = ()
+# Keyed by file name, never by code object: hashing a code object hashes its bytecode and constants.
+_frame_class: dict[str, int] = {}
+# Keyed by (id(code), offset, ...): the interned site holds its code objects, so their ids stay valid.
+_interned: dict[tuple[int, ...], Site] = {}
+_by_id: dict[int, Site] = {}
+EMPTY_SITE: Site = ()
+
+
+def _module_dirs(names: tuple[str, ...]) -> tuple[str, ...]:
+    dirs: list[str] = []
+    for module_name in names:
+        module = sys.modules.get(module_name)
+        path = getattr(module, "__file__", None) if module is not None else None
+        if path:
+            dirs.append(os.path.dirname(os.path.abspath(path)) + os.sep)
+    return tuple(dirs)
+
+
+def refresh_skipped() -> None:
+    """Recompute the library and runner directories (call after importing OpenGL)."""
+    global _LIBRARY_PREFIXES, _RUNNER_PREFIXES
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    _LIBRARY_PREFIXES = (
+        *_module_dirs(("OpenGL", "OpenGL_accelerate", "ctypes", "numpy", "glfw")),
+        here,
+        "<frozen ",
+    )
+    _RUNNER_PREFIXES = _module_dirs(("_pytest", "pluggy"))
+    _frame_class.clear()
+
+
+def _classify(filename: str) -> int:
+    if filename.startswith(_LIBRARY_PREFIXES):
+        found = _LIBRARY
+    elif _RUNNER_PREFIXES and filename.startswith(_RUNNER_PREFIXES):
+        found = _RUNNER
+    else:
+        found = _USER
+    if len(_frame_class) < 100_000:
+        _frame_class[filename] = found
+    return found
+
+
+def capture(depth: int, frame: FrameType | None = None) -> Site:
+    """The user-code frames of the calling stack, at most ``depth`` of them, innermost first."""
+    if depth <= 0:
+        return EMPTY_SITE
+    if frame is None:
+        frame = sys._getframe(1)
+    identity: list[int] = []
+    collected: list[object] = []
+    remaining = depth
+    classes = _frame_class
+    while frame is not None:
+        code = frame.f_code
+        found = classes.get(code.co_filename)
+        if found is None:
+            found = _classify(code.co_filename)
+        if found == _USER:
+            offset = frame.f_lasti
+            identity.append(id(code))
+            identity.append(offset)
+            collected.append(code)
+            collected.append(offset)
+            remaining -= 1
+            if not remaining:
+                break
+        elif found == _RUNNER:
+            break
+        frame = frame.f_back
+    key = tuple(identity)
+    site = _interned.get(key)
+    if site is None:
+        site = _interned[key] = tuple(collected)
+        _by_id[id(site)] = site
+    return site
+
+
+def line_of(code: CodeType, offset: int) -> int:
+    """The source line of the instruction at byte ``offset`` of ``code``."""
+    for start, end, line in code.co_lines():
+        if start <= offset < end and line is not None:
+            return line
+    return code.co_firstlineno
+
+
+_formatted: dict[int, tuple[Frame, ...]] = {}
+
+
+def format_site(site: Site) -> list[Frame]:
+    """The site as ``[{"file", "line", "function"}]``, innermost first (new dicts on every call)."""
+    # Sites are interned and kept alive by the intern table, so id() names one site for good.
+    interned = _by_id.get(id(site)) is site
+    cached = _formatted.get(id(site)) if interned else None
+    if cached is None:
+        frames: list[Frame] = []
+        for index in range(0, len(site), 2):
+            code = site[index]
+            offset = site[index + 1]
+            if isinstance(code, CodeType) and isinstance(offset, int):
+                frames.append(
+                    {"file": code.co_filename, "line": line_of(code, offset), "function": code.co_name}
+                )
+        cached = tuple(frames)
+        if interned:
+            _formatted[id(site)] = cached
+    return [{"file": frame["file"], "line": frame["line"], "function": frame["function"]} for frame in cached]
+
+
+def short_file(path: str) -> str:
+    """A path relative to the working directory when it lies below it, else unchanged."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if relative.startswith("..") else relative
+
+
+refresh_skipped()

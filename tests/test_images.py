@@ -1,0 +1,494 @@
+"""ImageTracker against real Pillow and NumPy: what it catches, what it must not flag, what it costs."""
+
+from __future__ import annotations
+
+import functools
+import gc
+import io
+import tracemalloc
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from pytest_glleak.findings import Frame, LeakedImage
+from pytest_glleak.images import (
+    ImageTracker,
+    TrackingToken,
+    format_image_leaks,
+    pillow_blocks_in_use,
+    pixel_bytes,
+)
+
+# Module-level holders the leaky "code under test" below uses; each test empties what it filled.
+VIEWER_CACHE: dict[str, Any] = {}
+DECODED_FRAMES: list[Any] = []
+ORPHAN_CORES: list[Any] = []
+GLOBAL_HOLDER: dict[str, Any] = {}
+
+
+@pytest.fixture
+def tracker() -> Iterator[ImageTracker]:
+    tracker = ImageTracker()
+    tracker.install()
+    try:
+        yield tracker
+    finally:
+        tracker.uninstall()
+        for holder in (VIEWER_CACHE, DECODED_FRAMES, ORPHAN_CORES, GLOBAL_HOLDER):
+            holder.clear()
+
+
+def encoded(fmt: str, size: tuple[int, int] = (96, 64), mode: str = "RGB") -> bytes:
+    gradient = Image.linear_gradient("L").resize(size)
+    image = Image.merge("RGB", (gradient, gradient.transpose(Image.Transpose.FLIP_LEFT_RIGHT), gradient))
+    buffer = io.BytesIO()
+    image.convert(mode).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+PNG = encoded("PNG")
+JPEG = encoded("JPEG")
+
+
+def run_test(
+    tracker: ImageTracker,
+    body: Callable[[], object],
+    *,
+    precise: bool = False,
+    min_bytes: int = 65536,
+    allow: int = 0,
+    before_check: Callable[[], object] | None = None,
+) -> list[LeakedImage]:
+    """What the plugin does around one test: start, phases, the before-check hook, verdict, stop."""
+    token = tracker.start("tests/test_x.py::test_body", min_bytes=min_bytes, precise=precise)
+    try:
+        tracker.set_phase("call")
+        body()
+        tracker.set_phase("teardown")
+        if before_check is not None:
+            before_check()
+        return tracker.leaks(token, allow=allow)
+    finally:
+        tracker.stop(token)
+
+
+# --- caught -----------------------------------------------------------------------------------------
+
+
+def test_image_kept_in_module_level_dict_is_caught(tracker: ImageTracker) -> None:
+    def body() -> None:
+        VIEWER_CACHE["splash"] = Image.open(io.BytesIO(PNG)).convert("RGBA")
+
+    leaked = run_test(tracker, body)
+
+    assert len(leaked) == 1
+    (item,) = leaked
+    assert item["kind"] == "pil_image"
+    assert item["mode"] == "RGBA" and item["shape"] == [96, 64]
+    assert item["bytes"] == 96 * 64 * 4
+    assert item["held_by"] is not None
+    assert "VIEWER_CACHE" in item["held_by"] and "in module" in item["held_by"]
+    assert "'splash'" in item["held_by"]
+    assert item["create_site"][0]["function"].endswith("module_level_dict_is_caught.<locals>.body")
+    assert item["create_site"][0]["file"] == __file__
+
+
+def test_numpy_array_decoded_from_image_kept_in_list_is_caught(tracker: ImageTracker) -> None:
+    def body() -> None:
+        image = Image.open(io.BytesIO(JPEG))
+        DECODED_FRAMES.append(np.asarray(image.resize((256, 128))))
+
+    leaked = run_test(tracker, body)
+
+    assert [item["kind"] for item in leaked] == ["ndarray"]
+    (item,) = leaked
+    assert item["dtype"] == "uint8" and item["shape"] == [128, 256, 3]
+    assert item["bytes"] == 128 * 256 * 3
+    assert item["held_by"] is not None and "list DECODED_FRAMES" in item["held_by"]
+    assert any(frame["function"].endswith("body") for frame in item["create_site"])
+
+
+def test_copied_array_from_image_kept_in_list_is_caught_in_precise_mode(tracker: ImageTracker) -> None:
+    def body() -> None:
+        DECODED_FRAMES.append(np.array(Image.open(io.BytesIO(PNG)).resize((200, 150))))
+
+    leaked = run_test(tracker, body, precise=True)
+
+    assert [item["kind"] for item in leaked] == ["ndarray"]
+    assert leaked[0]["shape"] == [150, 200, 3] and leaked[0]["dtype"] == "uint8"
+    assert leaked[0]["held_by"] is not None and "DECODED_FRAMES" in leaked[0]["held_by"]
+    assert any(frame["file"] == __file__ for frame in leaked[0]["create_site"])
+
+
+def test_large_array_from_numpy_ops_kept_in_global_is_caught_in_precise_mode(tracker: ImageTracker) -> None:
+    def body() -> None:
+        pixels = np.zeros((256, 256, 4), dtype=np.float32)
+        GLOBAL_HOLDER["accumulated"] = pixels * 2 + 1  # a fresh 1 MiB array
+
+    leaked = run_test(tracker, body, precise=True)
+
+    assert len(leaked) == 1
+    assert leaked[0]["kind"] == "ndarray" and leaked[0]["dtype"] == "float32"
+    assert leaked[0]["bytes"] == 256 * 256 * 4 * 4
+    assert leaked[0]["held_by"] is not None and "GLOBAL_HOLDER" in leaked[0]["held_by"]
+
+
+def test_tobytes_output_kept_is_caught_in_precise_mode(tracker: ImageTracker) -> None:
+    def body() -> None:
+        GLOBAL_HOLDER["raw"] = Image.new("RGBA", (128, 128)).tobytes()
+
+    leaked = run_test(tracker, body, precise=True)
+
+    assert [item["kind"] for item in leaked] == ["bytes"]
+    assert leaked[0]["bytes"] >= 128 * 128 * 4
+
+
+def test_image_held_by_closure_is_caught(tracker: ImageTracker) -> None:
+    callbacks: list[Callable[[], Any]] = []
+
+    def load() -> Callable[[], Any]:
+        frame = Image.open(io.BytesIO(PNG)).convert("L")
+
+        def redraw() -> Any:
+            return frame.getpixel((0, 0))
+
+        return redraw
+
+    leaked = run_test(tracker, lambda: callbacks.append(load()))
+
+    assert len(leaked) == 1
+    assert leaked[0]["mode"] == "L"
+    assert leaked[0]["held_by"] is not None
+    assert "closure cell 'frame'" in leaked[0]["held_by"] and "redraw" in leaked[0]["held_by"]
+    callbacks.clear()
+
+
+class ThumbnailCache:
+    """An unbounded cache: every size ever asked for stays forever."""
+
+    def __init__(self) -> None:
+        self.thumbnails: dict[tuple[int, int], Any] = {}
+
+    def get(self, image: Any, size: tuple[int, int]) -> Any:
+        if size not in self.thumbnails:
+            self.thumbnails[size] = image.resize(size)
+        return self.thumbnails[size]
+
+
+def test_unbounded_cache_of_resized_images_is_caught(tracker: ImageTracker) -> None:
+    def body() -> None:
+        cache = GLOBAL_HOLDER.setdefault("thumbnails", ThumbnailCache())
+        source = Image.open(io.BytesIO(PNG))
+        for side in (16, 32, 48, 64, 80):
+            cache.get(source, (side, side))
+
+    leaked = run_test(tracker, body)
+
+    assert sorted(item["shape"][0] for item in leaked) == [16, 32, 48, 64, 80]
+    assert all(item["kind"] == "pil_image" and item["mode"] == "RGB" for item in leaked)
+    for item in leaked:
+        assert item["held_by"] is not None
+        assert "attribute thumbnails of ThumbnailCache instance" in item["held_by"]
+
+
+def test_functools_cache_of_images_is_caught(tracker: ImageTracker) -> None:
+    @functools.cache
+    def decode(name: str) -> Any:
+        return Image.open(io.BytesIO(PNG)).convert("RGB")
+
+    leaked = run_test(tracker, lambda: [decode(name) for name in "abc"])
+
+    assert len(leaked) == 3
+    decode.cache_clear()
+
+
+def test_buffer_only_pillows_counters_see_is_caught(tracker: ImageTracker) -> None:
+    def body() -> None:
+        # The Image wrapper dies; its pixel core (invisible to gc and weakrefs) lives on.
+        ORPHAN_CORES.append(Image.new("RGB", (128, 96), "red").im)
+
+    leaked = run_test(tracker, body)
+
+    assert [item["kind"] for item in leaked] == ["pillow_blocks"]
+    assert leaked[0]["count"] == 1
+    assert leaked[0]["held_by"] is not None
+    assert "orphan image core (RGB 128x96" in leaked[0]["held_by"] and "ORPHAN_CORES" in leaked[0]["held_by"]
+
+
+def test_image_kept_by_an_imagedraw_is_caught(tracker: ImageTracker) -> None:
+    def body() -> None:
+        GLOBAL_HOLDER["draw"] = ImageDraw.Draw(Image.new("L", (64, 64)))
+
+    leaked = run_test(tracker, body)
+
+    assert [item["kind"] for item in leaked] == ["pil_image"]
+    assert leaked[0]["held_by"] is not None and "ImageDraw instance" in leaked[0]["held_by"]
+
+
+def test_lazily_opened_image_kept_undecoded_is_reported_without_bytes(tracker: ImageTracker) -> None:
+    leaked = run_test(tracker, lambda: VIEWER_CACHE.update(lazy=Image.open(io.BytesIO(PNG))))
+
+    assert len(leaked) == 1 and leaked[0]["bytes"] == 0 and leaked[0]["shape"] == [96, 64]
+    assert "not decoded yet" in format_image_leaks(leaked)
+
+
+# --- passing ----------------------------------------------------------------------------------------
+
+
+def test_images_created_and_dropped_pass_without_a_garbage_collection(tracker: ImageTracker) -> None:
+    collections: list[str] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(phase)
+
+    def body() -> None:
+        image = Image.open(io.BytesIO(JPEG)).convert("RGBA").resize((200, 200))
+        array = np.asarray(image)
+        Image.fromarray(array[::2, ::2].copy()).rotate(90)
+
+    gc.collect()
+    gc.disable()
+    gc.callbacks.append(count)
+    try:
+        leaked = run_test(tracker, body)
+    finally:
+        gc.callbacks.remove(count)
+        gc.enable()
+    assert leaked == []
+    assert collections == []  # the clean path must not collect
+
+
+def test_bounded_cache_cleared_before_the_check_passes(tracker: ImageTracker) -> None:
+    def body() -> None:
+        cache = GLOBAL_HOLDER.setdefault("recent", {})
+        for side in (10, 20, 30, 40):
+            cache[side] = Image.new("RGB", (side, side))
+            if len(cache) > 2:
+                del cache[min(cache)]
+
+    leaked = run_test(tracker, body, before_check=lambda: GLOBAL_HOLDER["recent"].clear())
+
+    assert leaked == []
+
+
+def test_image_in_a_dropped_reference_cycle_passes_after_one_collection(tracker: ImageTracker) -> None:
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+            self.image = Image.new("RGB", (64, 64))
+
+    leaked = run_test(tracker, lambda: Node())
+
+    assert leaked == []
+
+
+def test_allow_tolerates_that_many_leaked_buffers(tracker: ImageTracker) -> None:
+    def body() -> None:
+        VIEWER_CACHE["one"] = Image.new("L", (8, 8))
+
+    assert run_test(tracker, body, allow=1) == []
+    VIEWER_CACHE.clear()
+
+    def two() -> None:
+        VIEWER_CACHE["a"] = Image.new("L", (8, 8))
+        VIEWER_CACHE["b"] = Image.new("L", (9, 9))
+
+    assert len(run_test(tracker, two, allow=1)) == 1
+
+
+def test_images_owned_by_wider_scoped_fixtures_are_not_the_tests_leaks(tracker: ImageTracker) -> None:
+    def body() -> None:
+        tracker.set_phase("fixture:session")
+        GLOBAL_HOLDER["session_image"] = Image.new("RGB", (32, 32))
+        tracker.set_phase("call")
+
+    assert run_test(tracker, body) == []
+
+
+def test_lazy_image_opened_before_and_decoded_during_the_test_is_not_reported(tracker: ImageTracker) -> None:
+    GLOBAL_HOLDER["lazy"] = Image.open(io.BytesIO(encoded("PNG", (300, 300))))  # not decoded yet
+
+    leaked = run_test(tracker, lambda: GLOBAL_HOLDER["lazy"].load())
+
+    assert leaked == []  # its new pixel blocks are explained by a tracked image
+
+
+def test_small_image_arrays_below_min_bytes_are_not_reported(tracker: ImageTracker) -> None:
+    def body() -> None:
+        DECODED_FRAMES.append(np.asarray(Image.new("L", (16, 16))))
+
+    assert run_test(tracker, body, min_bytes=65536) == []
+    DECODED_FRAMES.clear()
+
+    def again() -> None:
+        DECODED_FRAMES.append(np.asarray(Image.new("L", (16, 16))))
+
+    assert [item["kind"] for item in run_test(tracker, again, min_bytes=64)] == ["ndarray"]
+
+
+def test_copied_array_kept_is_not_seen_by_the_cheap_path(tracker: ImageTracker) -> None:
+    # The documented limit: only precise mode (tracemalloc) sees np.array(image) copies.
+    def body() -> None:
+        DECODED_FRAMES.append(np.array(Image.new("RGB", (200, 200))))
+
+    assert run_test(tracker, body) == []
+
+
+def test_touched_since_reports_whether_the_test_made_images(tracker: ImageTracker) -> None:
+    token = tracker.start("t")
+    assert not tracker.touched_since(token)
+    Image.new("L", (4, 4))
+    assert tracker.touched_since(token)
+    tracker.stop(token)
+    token = tracker.start("t2")
+    np.zeros((100, 100))
+    assert not tracker.touched_since(token)
+    np.asarray(Image.new("L", (4, 4)))
+    assert tracker.touched_since(token)
+    tracker.stop(token)
+
+
+def test_precise_mode_starts_and_stops_tracemalloc_only_when_it_was_off(tracker: ImageTracker) -> None:
+    assert not tracemalloc.is_tracing()
+    token = tracker.start("t", precise=True)
+    assert tracemalloc.is_tracing()
+    tracker.stop(token)
+    assert not tracemalloc.is_tracing()
+    tracemalloc.start()
+    try:
+        token = tracker.start("t", precise=True)
+        tracker.stop(token)
+        assert tracemalloc.is_tracing()
+    finally:
+        tracemalloc.stop()
+
+
+def test_precise_mode_with_tracemalloc_already_on_reports_only_new_arrays(tracker: ImageTracker) -> None:
+    tracemalloc.start(8)
+    try:
+        GLOBAL_HOLDER["older"] = np.ones((300, 300))
+        leaked = run_test(tracker, lambda: GLOBAL_HOLDER.update(newer=np.ones((200, 200))), precise=True)
+    finally:
+        tracemalloc.stop()
+    assert [item["shape"] for item in leaked] == [[200, 200]]
+
+
+def test_uninstall_restores_pillow(tracker: ImageTracker) -> None:
+    other = ImageTracker()
+    wrapped = Image.Image.__dict__["im"]
+    other.install()
+    assert Image.Image.__dict__["im"] is not wrapped
+    with pytest.raises(RuntimeError, match="wrapped again"):
+        tracker.uninstall()
+    other.uninstall()
+    assert Image.Image.__dict__["im"] is wrapped
+    image = Image.new("RGB", (4, 4))
+    assert isinstance(image.__array_interface__["data"], memoryview)  # still wrapped by `tracker`
+
+
+def test_stacked_trackers_both_see_images(tracker: ImageTracker) -> None:
+    inner = tracker.start("outer")
+    other = ImageTracker()
+    other.install()
+    try:
+        leaked = run_test(other, lambda: DECODED_FRAMES.append(np.asarray(Image.new("RGB", (200, 200)))))
+        assert [item["kind"] for item in leaked] == ["ndarray"]
+        assert [item["kind"] for item in tracker.leaks(inner)] == ["ndarray"]
+    finally:
+        other.uninstall()
+        tracker.stop(inner)
+
+
+def test_pixel_accounting_matches_pillow() -> None:
+    assert pixel_bytes("RGB", (10, 5)) == 200  # RGB is stored 4 bytes a pixel
+    assert pixel_bytes("L", (10, 5)) == 50
+    assert pixel_bytes("I;16", (10, 5)) == 100
+    before = pillow_blocks_in_use()
+    image = Image.new("RGB", (10, 5))
+    assert pillow_blocks_in_use() == before + 1
+    del image
+    assert pillow_blocks_in_use() == before
+
+
+def test_format_image_leaks_lists_every_item_and_frame() -> None:
+    frames: list[Frame] = [
+        {"file": f"/src/app/module{n}.py", "line": n, "function": f"f{n}"} for n in range(1, 9)
+    ]
+    items: list[LeakedImage] = [
+        {
+            "kind": "pil_image",
+            "mode": "RGBA",
+            "shape": [640, 480],
+            "bytes": 640 * 480 * 4,
+            "create_site": frames,
+            "held_by": "dict CACHE in module viewer.cache, key 'a'",
+        },
+        {
+            "kind": "ndarray",
+            "dtype": "uint8",
+            "shape": [480, 640, 3],
+            "bytes": 921600,
+            "create_site": [],
+            "held_by": None,
+        },
+        {"kind": "pillow_blocks", "count": 2, "create_site": [], "held_by": None},
+    ]
+    text = format_image_leaks(items)
+    assert text.startswith("3 image buffers still alive after teardown")
+    assert "Pillow image RGBA 640x480, 1.2 MiB (1,228,800 B)" in text
+    assert "held by dict CACHE in module viewer.cache, key 'a'" in text
+    assert all(f"/src/app/module{n}.py:{n} in f{n}" in text for n in range(1, 9))
+    assert "NumPy array uint8 480x640x3, 900.0 KiB (921,600 B)" in text
+    assert "2 Pillow pixel blocks in use that no live Image explains" in text
+
+
+# --- no false positives over many clean image operations --------------------------------------------
+
+
+def _clean_operation(number: int) -> None:
+    source = PNG if number % 2 else JPEG
+    image = Image.open(io.BytesIO(source))
+    mode = ("RGB", "L", "RGBA", "LA", "P")[number % 5]
+    converted = image.convert(mode)
+    resized = converted.resize((32 + number % 50, 24 + number % 30))
+    array = np.asarray(resized)
+    copy = np.array(resized, dtype=np.float32) / 255.0
+    back = Image.fromarray((copy * 255).astype(np.uint8))
+    assert back.size == resized.size and array.shape[:2] == copy.shape[:2]
+    buffer = io.BytesIO()
+    back.convert("RGB").save(buffer, "JPEG" if number % 3 else "PNG")
+    Image.open(io.BytesIO(buffer.getvalue())).load()
+
+
+def test_two_hundred_clean_image_operations_report_nothing(tracker: ImageTracker) -> None:
+    reported: list[tuple[int, list[LeakedImage]]] = []
+    tokens: list[TrackingToken] = []
+    for number in range(200):
+        token = tracker.start(f"clean[{number}]", precise=number % 20 == 0)
+        tokens.append(token)
+        tracker.set_phase("call")
+        _clean_operation(number)
+        tracker.set_phase("teardown")
+        assert tracker.touched_since(token)
+        leaked = tracker.leaks(token)
+        tracker.stop(token)
+        if leaked:
+            reported.append((number, leaked))
+    assert reported == []
+    assert len(tokens) == 200
+
+
+def test_precise_mode_sets_aside_arrays_of_wider_scoped_fixtures(tracker: ImageTracker) -> None:
+    def body() -> None:
+        tracker.set_phase("fixture:module")
+        GLOBAL_HOLDER["lut"] = np.ones((300, 300))  # the fixture's, set up during this test
+        tracker.set_phase("setup")
+        GLOBAL_HOLDER["mine"] = np.ones((200, 200))  # the test's own
+
+    leaked = run_test(tracker, body, precise=True)
+
+    assert [item["shape"] for item in leaked] == [[200, 200]]
