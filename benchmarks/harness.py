@@ -13,6 +13,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,18 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS_DIR = Path(__file__).resolve().parent
 
 #: Environment variables that would change what a measured pytest process does; dropped from its env.
-_LEAKY_ENV_PREFIXES = ("PYTEST_GLLEAK_", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_XDIST_")
+#: PYTHONDONTWRITEBYTECODE too: with it every run re-compiles and re-rewrites every test module and
+#: plugin (over a second per run here), which no user's steady state pays and which dilutes every ratio.
+_LEAKY_ENV_PREFIXES = (
+    "PYTEST_GLLEAK_", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_XDIST_", "PYTHONDONTWRITEBYTECODE",
+)
+#: Bytecode of measured runs goes here, not into the repository's or the suites' ``__pycache__``.
+PYCACHE_PREFIX = Path(tempfile.gettempdir()) / "pytest-glleak-bench-pycache"
+
+
+def log(message: str) -> None:
+    """Progress goes to stderr, so stdout is just the table."""
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def median(values: Sequence[float]) -> float:
@@ -56,6 +68,7 @@ class Section:
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This process's environment without settings that would leak into a measured pytest run."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(_LEAKY_ENV_PREFIXES)}
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE_PREFIX)
     env.update(extra or {})
     return env
 
@@ -72,7 +85,9 @@ class ProcessRun:
 
 
 _SUMMARY = re.compile(r"^=*\s*(?P<outcome>[^=\n]*?)\s+in\s+(?P<seconds>[\d.]+)s\b", re.MULTILINE)
-_OUTCOME_WORDS = re.compile(r"passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?|no tests ran")
+_OUTCOME_WORDS = re.compile(
+    r"passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?|no tests ran"
+)
 
 
 def parse_pytest_summary(output: str) -> tuple[str, float | None]:
@@ -105,34 +120,60 @@ def time_process(
 
 @dataclass
 class Configuration:
-    """A named way to run a suite: extra pytest arguments, and extra environment."""
+    """A named way to run a suite: extra pytest arguments, extra environment, and where to run it."""
 
     name: str
     args: list[str]
     env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+
+
+def pytest_command(*args: str) -> list[str]:
+    """``python -m pytest -q -p no:cacheprovider ARGS`` with this interpreter."""
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
+
+
+def run_configuration(configuration: Configuration, timeout_s: float = 600.0) -> ProcessRun:
+    """One pytest process of ``configuration``, timed."""
+    return time_process(
+        pytest_command(*configuration.args),
+        cwd=configuration.cwd or REPO_ROOT,
+        env=clean_env(configuration.env),
+        timeout_s=timeout_s,
+    )
 
 
 def alternate(
     configurations: Sequence[Configuration],
     rounds: int,
-    run_one: Any,
     *,
     warmup: Iterable[Configuration] = (),
-    progress: Any = None,
+    rounds_of: Mapping[str, int] | None = None,
+    seconds_of: Mapping[str, float] | None = None,
+    progress: Any = log,
 ) -> dict[str, list[ProcessRun]]:
     """Run every configuration once per round, round-robin, rotating the starting one each round.
 
     Rotation keeps any one configuration from always following the same neighbour (a warm page cache,
-    a CPU boosted by the previous run). ``run_one(configuration) -> ProcessRun``.
+    a CPU boosted by the previous run). ``rounds_of`` caps the rounds of slow configurations (they take
+    part in the first rounds only); ``seconds_of`` stops one once its runs so far took that long in all
+    (it always runs at least once).
     """
     for configuration in warmup:
-        run_one(configuration)
+        result = run_configuration(configuration)
+        if progress is not None:
+            progress(f"warm-up {configuration.name}: {result.wall_s:.2f}s rc={result.returncode}")
     runs: dict[str, list[ProcessRun]] = {configuration.name: [] for configuration in configurations}
     count = len(configurations)
     for round_index in range(rounds):
         for offset in range(count):
             configuration = configurations[(round_index + offset) % count]
-            result = run_one(configuration)
+            if rounds_of is not None and round_index >= rounds_of.get(configuration.name, rounds):
+                continue
+            spent = sum(run.wall_s for run in runs[configuration.name])
+            if seconds_of is not None and spent >= seconds_of.get(configuration.name, float("inf")):
+                continue
+            result = run_configuration(configuration)
             runs[configuration.name].append(result)
             if progress is not None:
                 progress(f"round {round_index + 1}/{rounds} {configuration.name}: {result.wall_s:.2f}s "
@@ -146,14 +187,20 @@ def paired_ratio(runs: Sequence[ProcessRun], baseline: Sequence[ProcessRun]) -> 
     return median(ratios)
 
 
+def run_summary(runs: Sequence[ProcessRun]) -> dict[str, Any]:
+    """The JSON record of a configuration's runs: every sample, not just the median."""
+    return {
+        "wall_s": [round(run.wall_s, 4) for run in runs],
+        "pytest_s": [run.pytest_s for run in runs],
+        "exit_codes": [run.returncode for run in runs],
+        "outcomes": sorted({run.outcome for run in runs}),
+        "failed_output_tail": next((run.tail for run in runs if run.returncode not in (0, 5)), None),
+    }
+
+
 def exit_codes_text(runs: Sequence[ProcessRun]) -> str:
     codes = sorted({run.returncode for run in runs})
     return ",".join(str(code) for code in codes)
-
-
-def log(message: str) -> None:
-    """Progress goes to stderr, so stdout is just the table."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def _cpu_model() -> str:
@@ -231,6 +278,10 @@ def machine_identity() -> dict[str, Any]:
         "gl": gl,
         "git_commit": commit + ("-dirty" if dirty else ""),
         "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "measured_env": {
+            "dropped": sorted(key for key in os.environ if key.startswith(_LEAKY_ENV_PREFIXES)),
+            "PYTHONPYCACHEPREFIX": str(PYCACHE_PREFIX),
+        },
     }
 
 
