@@ -163,6 +163,12 @@ def capture_site(frame: types.FrameType | None) -> RawSite:
     return tuple(site)
 
 
+def _made_at_import(site: RawSite) -> bool:
+    """Whether a module's top-level code made it: a module imported during the test (an icon decoded
+    into a global at import time), which lives as long as the module, like a session fixture's value."""
+    return any(code.co_name == "<module>" for code, _ in site)
+
+
 def _line_of(code: types.CodeType, offset: int) -> int:
     for start, end, line in code.co_lines():
         if start <= offset < end and line is not None:
@@ -212,6 +218,17 @@ def _function_at(filename: str, line: int) -> str:
         if first <= line <= last and (best_span is None or last - first < best_span):
             best, best_span = name, last - first
     return best
+
+
+def _traced_at_import(traceback: tracemalloc.Traceback) -> bool:
+    """:func:`_made_at_import` for a tracemalloc traceback."""
+    for frame in traceback:
+        filename = frame.filename
+        if filename.startswith(_SKIPPED_DIRS) or filename.startswith("<") or not os.path.isfile(filename):
+            continue
+        if _function_at(filename, frame.lineno) == "<module>":
+            return True
+    return False
 
 
 def traceback_frames(traceback: tracemalloc.Traceback | None) -> list[Frame]:
@@ -554,6 +571,8 @@ class ImageTracker:
                 continue
             if record.kind == "ndarray" and record.nbytes < token.min_bytes:
                 continue
+            if _made_at_import(record.site):
+                continue
             leaked.append(record)
         return leaked
 
@@ -582,12 +601,13 @@ class ImageTracker:
             for key, count in (known or {}).items():
                 if key in traces:
                     traces[key] -= count
-        traces = {key: count for key, count in traces.items() if count > 0}
-        # Image-backed arrays are reported from their own records; drop their tobytes() traces.
+        traces = {key: count for key, count in traces.items() if count > 0 and not _traced_at_import(key[2])}
+        # Image-backed arrays are reported from their own records; drop their tobytes() traces (the
+        # traced block is the whole bytes object: its pixels plus the object header).
         for record in self._since(token):
             if record.kind == "ndarray" and record.ref() is not None:
                 for key in traces:
-                    if key[0] == 0 and key[1] == record.nbytes and traces[key] > 0:
+                    if key[0] == 0 and key[1] == record.nbytes + _BYTES_HEADER and traces[key] > 0:
                         traces[key] -= 1
                         break
         return {key: count for key, count in traces.items() if count > 0}
@@ -739,6 +759,8 @@ class ImageTracker:
 
 
 _CORE_TYPE = type(_core.new("L", (1, 1)))
+#: Bytes a ``bytes`` object's allocation takes beyond its contents (header and trailing NUL).
+_BYTES_HEADER = sys.getsizeof(b"")
 
 
 def _dtype_name(typestr: str) -> str:
@@ -1077,7 +1099,9 @@ def format_image_leaks(items: Sequence[LeakedImage]) -> str:
         lines.append(f"  {number}. {_describe_item(item)}" + (f" [created in {phase}]" if phase else ""))
         held_by = item.get("held_by")
         if held_by:
-            lines.append(f"     held by {held_by}")
+            lines.append(
+                f"     holder {held_by}" if held_by.startswith("not found") else f"     held by {held_by}"
+            )
         site = item.get("create_site", [])
         if site:
             lines.append("     created at:")

@@ -39,7 +39,7 @@ import statistics
 import sys
 import threading
 import tracemalloc
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 #: Measures in bytes, in table order; the growth rule looks only at these.
@@ -49,6 +49,8 @@ COUNT_MEASURES: tuple[str, ...] = ("fds", "threads")
 #: Per-measure noise floors: growth at or below them never counts, whatever the limit. RSS and USS
 #: move in pages and pymalloc arenas; the allocator figures move with Python's own caches.
 NOISE_FLOOR: dict[str, int] = {"rss": 64 * 1024, "uss": 64 * 1024, "malloc": 16 * 1024, "heap": 16 * 1024}
+#: stdin, stdout and stderr: redirected by output capture, so a changed target is not a leaked fd.
+STANDARD_FDS: frozenset[int] = frozenset({0, 1, 2})
 
 
 class LiveImageBytes(Protocol):
@@ -173,9 +175,19 @@ def live_threads() -> dict[int, str]:
     return found
 
 
-def left_open(before: Mapping[int, str], after: Mapping[int, str], what: str) -> list[str]:
-    """Descriptions of entries of ``after`` that were not in ``before`` (fds or threads a test left)."""
-    return [f"{what} {key}: {after[key]}" for key in sorted(after) if before.get(key) != after[key]]
+def left_open(
+    before: Mapping[int, str], after: Mapping[int, str], what: str, redirected: Collection[int] = ()
+) -> list[str]:
+    """Descriptions of entries of ``after`` that were not in ``before`` (fds or threads a test left).
+
+    An entry whose key was there before but now points elsewhere counts too (an fd closed and its
+    number reused), except for the keys in ``redirected``, which only count when new.
+    """
+    return [
+        f"{what} {key}: {after[key]}"
+        for key in sorted(after)
+        if key not in before or (before[key] != after[key] and key not in redirected)
+    ]
 
 
 # --- the baseline -----------------------------------------------------------------------------------
@@ -275,8 +287,12 @@ class MemoryBaseline:
         return {key: now[key] - self.calibration[key] for key in now if key in self.calibration}
 
     def fds_left_open(self) -> list[str]:
-        """File descriptors opened since :meth:`calibrate` and still open."""
-        return left_open(self.fds_at_calibration, open_fds(), "fd")
+        """File descriptors opened since :meth:`calibrate` and still open.
+
+        Standard input, output and error are left out: output capture (pytest's ``--capture=fd``)
+        points them elsewhere and back between test phases.
+        """
+        return left_open(self.fds_at_calibration, open_fds(), "fd", redirected=STANDARD_FDS)
 
     def threads_left_running(self) -> list[str]:
         """Python threads started since :meth:`calibrate` and still running."""

@@ -194,7 +194,9 @@ def memory_baseline(pytestconfig: pytest.Config) -> MemoryBaseline:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    item.config.stash[provider_key].restore()
+    # fixturenames is the closure: a fixture built on gl_context counts too.
+    if "gl_context" in getattr(item, "fixturenames", ()):
+        item.config.stash[provider_key].restore()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
+import types
 from collections.abc import Generator
 from typing import Any
 
@@ -33,8 +35,15 @@ class TestState:
     plan: marks.CheckPlan
     mark: int
     image_token: Any = None
-    call_failed: bool = False
+    #: Setup or call raised (failed, skipped, xfailed): leaks then never change the test's outcome.
+    raised: bool = False
+    #: What the call raised: the frames in its tracebacks are cleared before the check.
+    exceptions: list[BaseException] = dataclasses.field(default_factory=list)
     growth: dict[str, Any] | None = None
+    #: Names the driver knew at the start (``--glleak-driver-sweep``); None when no sweep was taken.
+    sweep: frozenset[tuple[str, int]] | None = None
+    #: The test's ``memory_baseline`` fixture value, when it used one: its fds and threads are reported.
+    memory: MemoryBaseline | None = None
 
 
 plan_key = pytest.StashKey[marks.CheckPlan]()
@@ -59,6 +68,7 @@ class CheckRunner:
         self.ledger = ledger
         self.images = images
         self.baseline = baseline
+        self._active: TestState | None = None  # the test between its setup and its verdict
 
     # --- collection: markers are validated once, up front ---------------------------------------
     @pytest.hookimpl(trylast=True)
@@ -79,13 +89,36 @@ class CheckRunner:
         if plan.images is not None:
             min_bytes = plan.images.min_bytes or self.settings.image_min_bytes
             state.image_token = self.images.start(item.nodeid, min_bytes, precise=plan.images_explicit)
+        if plan.gl is not None and self.settings.driver_sweep:
+            state.sweep = self._driver_sweep(plan)
         item.stash[state_key] = state
+        self._active = state
         return (yield)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        state = item.stash.get(state_key, None)
+        if (
+            state is not None
+            and state.sweep is None
+            and state.plan.gl is not None
+            and self.settings.driver_sweep
+        ):
+            # The session context did not exist yet at setup (the first GL test): sweep now, after setup.
+            state.sweep = self._driver_sweep(state.plan)
         self._phase("call")
         return (yield)
+
+    def _driver_sweep(self, plan: marks.CheckPlan) -> frozenset[tuple[str, int]] | None:
+        """The names the session context's driver knows now, or None when there is no context yet."""
+        context = self.provider.context
+        if context is None or plan.gl is None:
+            return None
+        try:
+            context.make_current()
+            return self.ledger.driver_sweep(plan.gl.kinds)
+        except Exception:  # a sweep is a best-effort extra; it must never break the test
+            return None
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
@@ -97,10 +130,17 @@ class CheckRunner:
         self.images.set_phase(phase)
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None, Any, Any]:
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Generator[None, Any, Any]:
         # Objects made while a wider-scoped fixture is set up belong to that fixture, not the test.
         if fixturedef.scope == "function":
-            return (yield)
+            value = yield
+            if isinstance(value, MemoryBaseline):
+                state = request.node.stash.get(state_key, None)
+                if state is not None:
+                    state.memory = value
+            return value
         owner = self.ledger.owner
         self.ledger.owner = f"fixture:{fixturedef.scope}"
         self.images.set_phase(f"fixture:{fixturedef.scope}")
@@ -109,6 +149,10 @@ class CheckRunner:
         finally:
             self.ledger.owner = owner
             self.images.set_phase(self.ledger.phase)
+            active = self._active
+            if active is not None and active.sweep is not None:
+                # What the fixture made behind PyOpenGL's back is the fixture's too.
+                active.sweep |= self._driver_sweep(active.plan) or frozenset()
 
     # --- max_memory_growth: the call phase is repeated -----------------------------------------
     @pytest.hookimpl(wrapper=True)
@@ -149,12 +193,16 @@ class CheckRunner:
         state = item.stash.get(state_key, None)
         if state is None:
             return report
-        if call.when == "call" and report.failed:
-            state.call_failed = True
+        if call.when != "teardown" and (report.failed or call.excinfo is not None):
+            state.raised = True
+            if call.when == "call" and call.excinfo is not None:
+                # Not setup's: pytest re-raises a failed wider-scoped fixture's cached error later.
+                state.exceptions.append(call.excinfo.value)
         if call.when != "teardown":
             return report
         del item.stash[state_key]
-        if not state.plan.active:
+        self._active = None
+        if not state.plan.active and state.memory is None:
             return report
         verdict = self._verdict(item, state)
         if verdict is None:
@@ -162,8 +210,8 @@ class CheckRunner:
         findings, text = verdict
         report.glleak = findings  # type: ignore[attr-defined]
         report.user_properties.extend(junit_properties(findings))
-        if findings["verdict"] in ("leaked", "grew"):
-            if state.call_failed or report.failed:
+        if findings.get("verdict") in ("leaked", "grew"):
+            if state.raised or report.failed:
                 report.glleak_section = text  # type: ignore[attr-defined]
             else:
                 report.outcome = "failed"
@@ -173,6 +221,11 @@ class CheckRunner:
     def _verdict(self, item: pytest.Item, state: TestState) -> tuple[TestFindings, str] | None:
         """The test's findings and, when it leaked or grew, the full failure text."""
         plan = state.plan
+        for exception in state.exceptions:
+            # pytest keeps the last error in sys.last_value for post-mortem debugging; by now the report
+            # holds its text and --pdb is over, but the frames would keep every local of the test alive.
+            _clear_frames(exception)
+        state.exceptions.clear()
         funcargs = getattr(item, "funcargs", None)
         if isinstance(funcargs, dict):
             # pytest keeps fixture values here until the next test; they are not the test's leaks.
@@ -182,9 +235,13 @@ class CheckRunner:
         findings: TestFindings = {"nodeid": item.nodeid}
         texts: list[str] = []
         leaked_gl: list[LiveObject] = []
-        if plan.gl is not None and (plan.gl_explicit or self.ledger.touched_since(state.mark)):
+        if plan.gl is not None and (
+            plan.gl_explicit or state.sweep is not None or self.ledger.touched_since(state.mark)
+        ):
             checks.append("gl")
             leaked_gl = self.ledger.leaks_since(state.mark, plan.gl.kinds)
+            if state.sweep is not None:
+                leaked_gl += self._outside_since(state.sweep, plan.gl.kinds)
             leaked_gl = _apply_allow(leaked_gl, plan.gl.allow)
             leaked_records = self.ledger.to_findings(leaked_gl)
             findings["gl"] = {
@@ -210,8 +267,13 @@ class CheckRunner:
                 "limit": int(state.growth["limit"]),
                 "iterations": table,
             }
+        if state.memory is not None:
+            self._record_memory_baseline(state, findings)
         if not checks:
-            return None
+            if state.memory is None:
+                return None
+            findings["checks"] = checks
+            return findings, ""
         findings["checks"] = checks
         gl_leaks: list[LeakedGLObject] = findings["gl"]["leaked"] if "gl" in findings else []
         image_leaks: list[LeakedImage] = findings["images"]["leaked"] if "images" in findings else []
@@ -254,11 +316,69 @@ class CheckRunner:
         self._cleanup(leaked_gl)
         return findings, "\n\n".join(texts)
 
+    def _outside_since(
+        self, sweep: frozenset[tuple[str, int]], kinds: tuple[str, ...] | None
+    ) -> list[LiveObject]:
+        context = self.provider.context
+        if context is None:
+            return []
+        try:
+            context.make_current()
+            outside = self.ledger.outside_since(sweep, kinds)
+        except Exception:  # best effort, as the sweep at setup
+            return []
+        for record in outside:
+            record.phase = ""  # no hook saw it made: setup, call or teardown cannot be told
+        return outside
+
+    @staticmethod
+    def _record_memory_baseline(state: TestState, findings: TestFindings) -> None:
+        """What a ``memory_baseline`` user left behind: fds and threads, never a failure by themselves."""
+        baseline = state.memory
+        if baseline is None or baseline.calibration is None:
+            return
+        findings["fds_left_open"] = baseline.fds_left_open()
+        findings["threads_left_running"] = baseline.threads_left_running()
+
     def _cleanup(self, leaked: list[LiveObject]) -> None:
         if leaked and self.settings.cleanup:
             self.ledger.delete(leaked)
         if self.provider.context is not None:
             self.provider.context.make_current()
+
+
+def _clear_frames(exception: BaseException) -> None:
+    """Drop the locals of the finished frames in ``exception``'s tracebacks (and chained ones')."""
+    pending: list[BaseException] = [exception]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        _clear_traceback(current.__traceback__)
+        pending.extend(error for error in (current.__cause__, current.__context__) if error is not None)
+        members = getattr(current, "exceptions", None)  # an ExceptionGroup's
+        if isinstance(members, (list, tuple)):
+            pending.extend(member for member in members if isinstance(member, BaseException))
+
+
+_GENERATOR_FLAGS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+
+def _clear_traceback(tb: types.TracebackType | None) -> None:
+    while tb is not None:
+        frame = tb.tb_frame
+        tb = tb.tb_next
+        if frame.f_code.co_flags & _GENERATOR_FLAGS:
+            continue  # clearing a suspended generator's frame would close it; a finished one is empty
+        try:
+            frame.clear()
+        except RuntimeError:  # still executing
+            continue
+        # Before Python 3.13, a frame whose f_locals was read (pytest's traceback formatting reads them)
+        # keeps a snapshot dict; reading f_locals again drops the cleared names from it.
+        frame.f_locals  # noqa: B018
 
 
 def _apply_allow(leaked: list[LiveObject], allow: dict[str, int] | Any) -> list[LiveObject]:

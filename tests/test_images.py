@@ -111,6 +111,17 @@ def test_numpy_array_decoded_from_image_kept_in_list_is_caught(tracker: ImageTra
     assert any(frame["function"].endswith("body") for frame in item["create_site"])
 
 
+def test_image_backed_array_kept_is_reported_once_in_precise_mode(tracker: ImageTracker) -> None:
+    # np.asarray(image) is backed by a tobytes() result: one leak, not an array plus its bytes.
+    def body() -> None:
+        DECODED_FRAMES.append(np.asarray(Image.open(io.BytesIO(PNG)).resize((200, 150))))
+
+    leaked = run_test(tracker, body, precise=True)
+
+    assert [item["kind"] for item in leaked] == ["ndarray"]
+    assert leaked[0]["shape"] == [150, 200, 3] and leaked[0]["bytes"] == 150 * 200 * 3
+
+
 def test_copied_array_from_image_kept_in_list_is_caught_in_precise_mode(tracker: ImageTracker) -> None:
     def body() -> None:
         DECODED_FRAMES.append(np.array(Image.open(io.BytesIO(PNG)).resize((200, 150))))
