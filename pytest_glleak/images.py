@@ -13,19 +13,29 @@ How each kind of buffer is seen, and what it costs:
   opened and decoding it later does not make it new. Each record holds a weak reference whose callback
   drops the record when the image dies: the registry only ever holds live images, and "is anything
   from this test still alive?" is a walk over the records made since the test started.
-* **Arrays viewing an image** (``np.asarray(image)``): Pillow's ``__array_interface__`` hands NumPy a
-  ``bytes`` copy of the pixels. The wrapper hands it a ``memoryview`` of those bytes instead (same
-  buffer, zero copy); NumPy keeps that view as the array's ``base``, and a weak reference to the view
-  says exactly when the last array over those pixels is gone.
+* **Arrays made from an image by NumPy** (``np.asarray``, ``np.array``, ``np.asanyarray``,
+  ``np.ascontiguousarray``, with or without ``dtype=``/``copy=``): NumPy tries an object's
+  ``__array_struct__``, then ``__array_interface__``, then ``__array__``. While installed, the tracker
+  adds ``Image.__array_struct__`` (always absent, but it notes the probe) and ``Image.__array__``; its
+  ``__array_interface__`` wrapper raises AttributeError only for the lookup that follows a struct probe of
+  the same image from the same instruction of the same frame, i.e. NumPy's own probe, so NumPy goes on to
+  ``__array__``. Code that reads ``image.__array_interface__`` itself still gets Pillow's dict (its
+  ``data`` a memoryview of Pillow's bytes). ``__array__`` builds exactly the array NumPy would make of
+  Pillow's interface (same dtype, shape, values, read-only view) and copies it when NumPy asks for a copy,
+  so ``np.array(Image.open(p))`` is seen too. A copy is tracked by a weak reference to itself; a view by
+  a weak reference to the memoryview every array over those pixels shares (NumPy collapses view bases to
+  it), which says exactly when the last such array is gone.
 * **Buffers no Python object shows** (an ``ImagingCore`` kept through ``image.im`` without its Image,
   an ``ImageDraw`` outliving its image, a C extension): Pillow's arena counters
   (``Image.core.get_stats()``) give the number of pixel blocks in use; blocks in use after the test
   beyond those of tracked images are reported as ``pillow_blocks``.
-* **Any large NumPy array and ``tobytes()`` output** (``np.array(image)`` copies, arrays made by NumPy
-  operations): NumPy's data allocations are invisible to the garbage collector and to cheap hooks, so
-  they are found only in *precise* mode (tests explicitly marked ``no_image_leak``): ``tracemalloc``
-  runs for that one test, and data blocks of ``min_bytes`` or more in NumPy's tracemalloc domain, or
-  made by ``Image.tobytes``, that are still alive after the test are leaks.
+* **Any large NumPy array and ``tobytes()`` output** (arrays NumPy makes from a tracked one:
+  ``arr[::2].copy()``, ``arr.astype(...)``, arithmetic): NumPy's data allocations are invisible to the
+  garbage collector and to cheap hooks, so they are found only in *precise* mode (tests explicitly
+  marked ``no_image_leak``): ``tracemalloc`` runs for that one test, and data blocks of ``min_bytes`` or
+  more in NumPy's tracemalloc domain, or made by ``Image.tobytes``, that are still alive after the test
+  are leaks. The snapshot is skipped when everything traced since the start is smaller than one such
+  block.
 
 The clean path never runs a garbage collection: only when a tracked object is still alive (or the
 counters or traces say so) does :meth:`ImageTracker.leaks` collect and look again.
@@ -54,8 +64,10 @@ from pytest_glleak.findings import Frame, LeakedImage
 NUMPY_DOMAIN: int = int(getattr(np.lib, "tracemalloc_domain", 389047))
 #: Frames kept per creation site (user frames only).
 SITE_FRAMES = 6
-#: Frames tracemalloc records per allocation in precise mode.
-TRACE_FRAMES = 8
+#: Frames tracemalloc records per allocation in precise mode. Each frame costs: on a small image test,
+#: tracing adds about 0.3 ms with 1 frame, 0.75 ms with 4 and 1 ms with 8. Four reach the test's line
+#: through NumPy's or Pillow's Python wrappers in the common cases (``np.pad``, ``np.stack``, ``tobytes``).
+TRACE_FRAMES = 4
 #: Most ``gc.get_referrers`` scans spent on describing holders in one :meth:`ImageTracker.leaks` call.
 HOLDER_SCAN_BUDGET = 24
 
@@ -199,7 +211,11 @@ def _functions_in(filename: str) -> tuple[tuple[int, int, str], ...]:
 
     def visit(node: ast.AST, prefix: str) -> None:
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if isinstance(child, ast.Lambda):  # a module-level lambda runs later, not at import
+                name = f"{prefix}<lambda>"
+                spans.append((child.lineno, child.end_lineno or child.lineno, name))
+                visit(child, f"{name}.<locals>.")
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 name = f"{prefix}{child.name}"
                 if not isinstance(child, ast.ClassDef):
                     spans.append((child.lineno, child.end_lineno or child.lineno, name))
@@ -236,18 +252,24 @@ def traceback_frames(traceback: tracemalloc.Traceback | None) -> list[Frame]:
     if traceback is None:
         return []
     frames: list[Frame] = []
+    library: list[Frame] = []
     for frame in reversed(traceback):
         filename = frame.filename
         if any(marker in filename for marker in _STOP_MARKERS):
             break
+        entry: Frame = {
+            "file": filename,
+            "line": frame.lineno,
+            "function": _function_at(filename, frame.lineno),
+        }
         if filename.startswith(_SKIPPED_DIRS) or filename.startswith("<frozen "):
+            library.append(entry)
             continue
-        frames.append(
-            {"file": filename, "line": frame.lineno, "function": _function_at(filename, frame.lineno)}
-        )
+        frames.append(entry)
         if len(frames) >= SITE_FRAMES:
             break
-    return frames
+    # Only library frames within the traced depth (TRACE_FRAMES): those say more than nothing.
+    return frames or library[:SITE_FRAMES]
 
 
 # --- the registry -----------------------------------------------------------------------------------
@@ -261,7 +283,7 @@ class _Ref(weakref.ref):  # type: ignore[type-arg]
 class TrackedBuffer:
     """One live tracked object: a Pillow image, or a memoryview that NumPy arrays over an image share."""
 
-    __slots__ = ("core_seq", "kind", "nbytes", "phase", "ref", "seq", "shape", "site", "typestr")
+    __slots__ = ("core_seq", "kind", "nbytes", "owned", "phase", "ref", "seq", "shape", "site", "typestr")
 
     def __init__(self, ref: _Ref, seq: int, kind: str, site: RawSite, phase: str, core_seq: int) -> None:
         self.ref = ref
@@ -273,6 +295,7 @@ class TrackedBuffer:
         self.shape: tuple[int, ...] = ()  # ndarray
         self.typestr = ""  # ndarray
         self.nbytes = 0  # ndarray
+        self.owned = False  # ndarray: the record's object is the array owning its pixels (a copy)
 
 
 #: A group of identical live blocks in a tracemalloc snapshot: (domain, size, traceback).
@@ -340,7 +363,8 @@ class ImageTracker:
         return bool(self._installed)
 
     def install(self) -> None:
-        """Wrap the ``Image.im`` setter, ``Image.__array_interface__`` and ``ImageFile.__init__``.
+        """Wrap the ``Image.im`` setter, ``Image.__array_interface__`` and ``ImageFile.__init__``; add
+        ``Image.__array_struct__`` and ``Image.__array__`` (NumPy's conversions, tracked).
 
         Undone by :meth:`uninstall`.
         """
@@ -391,7 +415,23 @@ class ImageTracker:
                     ref, tracker._seq, "pil_image", capture_site(sys._getframe(1)), tracker.phase, -1
                 )
 
+        def array_struct(image: Any) -> Any:
+            # NumPy looks up __array_struct__ then __array_interface__ on the same instance, from the
+            # same call, before trying __array__: remember this probe so the interface lookup that follows
+            # can step aside (see array_interface). Pillow defines no __array_struct__: always absent.
+            frame = sys._getframe(1)
+            _numpy_probe[0] = (id(image), id(frame), frame.f_lasti)
+            raise AttributeError("__array_struct__")
+
         def array_interface(image: Any) -> Any:
+            probe = _numpy_probe[0]
+            if probe is not None:
+                _numpy_probe[0] = None
+                frame = sys._getframe(1)
+                if probe == (id(image), id(frame), frame.f_lasti):
+                    # NumPy's probe (struct then interface from one instruction): send it on to
+                    # __array__, which builds the array here and tracks it, copy included.
+                    raise AttributeError("__array_interface__")
             interface = original_interface.fget(image)
             pixels = interface.get("data")
             if type(pixels) is bytes:
@@ -400,15 +440,47 @@ class ImageTracker:
                 tracker._track_view(pixels, interface, sys._getframe(1))
             return interface
 
+        # Another tracker's __array__ (stacked trackers): call it, so that both track the result.
+        previous_array = Image.Image.__dict__.get("__array__", _ABSENT)
+        previous_struct = Image.Image.__dict__.get("__array_struct__", _ABSENT)
+        build = previous_array if previous_array is not _ABSENT else None
+        pillow_interface = original_interface.fget
+
+        def to_array(image: Any, dtype: Any = None, copy: bool | None = None) -> np.ndarray[Any, Any]:
+            """NumPy's conversion while pytest-glleak tracks images: Pillow's pixels, tracked."""
+            _numpy_probe[0] = None
+            if build is not None:
+                result: np.ndarray[Any, Any] = build(image, dtype, copy)
+            else:
+                interface = pillow_interface(image)
+                pixels = interface.get("data")
+                if type(pixels) is bytes:
+                    interface["data"] = memoryview(pixels)
+                view = np.asarray(_Interface(interface))  # exactly what NumPy makes of Pillow's interface
+                if copy:
+                    result = np.array(view, dtype=dtype, copy=True)
+                elif dtype is not None and np.dtype(dtype) != view.dtype:
+                    if copy is False:
+                        raise ValueError("Unable to avoid copy while creating an array as requested.")
+                    result = view.astype(dtype)
+                else:
+                    result = view
+            tracker._track_array(result, sys._getframe(1))
+            return result
+
         self._installed = [
             (Image.Image, "im", original_im),
             (Image.Image, "__array_interface__", original_interface),
             (ImageFile.ImageFile, "__init__", original_file_init),
+            (Image.Image, "__array_struct__", previous_struct),
+            (Image.Image, "__array__", previous_array),
         ]
         self._wrappers = [
             property(original_im.fget, set_im, original_im.fdel, original_im.__doc__),
             property(array_interface, doc=original_interface.__doc__),
             file_init,
+            property(array_struct),
+            to_array,
         ]
         for (cls, name, _), wrapper in zip(self._installed, self._wrappers, strict=True):
             setattr(cls, name, wrapper)
@@ -428,7 +500,11 @@ class ImageTracker:
                     f"{cls.__name__}.{name} was wrapped again after this tracker; uninstall that first"
                 )
         for cls, name, original in reversed(self._installed):
-            setattr(cls, name, original)
+            if original is _ABSENT:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, original)
+        _numpy_probe[0] = None
         self._installed = []
         self._wrappers = []
         if self._active is not None:
@@ -449,6 +525,28 @@ class ImageTracker:
         record.shape = tuple(interface.get("shape", ()))
         record.typestr = str(interface.get("typestr", ""))
         record.nbytes = view.nbytes
+        self._live[key] = record
+
+    def _track_array(self, array: np.ndarray[Any, Any], frame: types.FrameType) -> None:
+        """Track what ``Image.__array__`` returned: the array itself when it owns its pixels (a copy),
+        else the memoryview every array over those pixels shares (NumPy collapses view bases to it)."""
+        base = array.base
+        owned = base is None
+        target: Any = array if owned else base
+        if not owned and type(base) is not memoryview:
+            target = array
+        key = id(target)
+        if key in self._live:
+            return  # the same pixels handed out again (np.asarray of an already converted view)
+        ref = _Ref(target, self._drop)
+        ref.key = key
+        self._seq += 1
+        self._created += 1
+        record = TrackedBuffer(ref, self._seq, "ndarray", capture_site(frame), self.phase, -1)
+        record.shape = tuple(int(n) for n in array.shape)
+        record.typestr = array.dtype.str
+        record.nbytes = int(array.nbytes)
+        record.owned = owned
         self._live[key] = record
 
     # --- per-test window -------------------------------------------------------------------------
@@ -593,7 +691,11 @@ class ImageTracker:
     def _suspicious(self, token: TrackingToken) -> bool:
         if self._leaked_records(token) or self._unexplained_blocks(token) > 0:
             return True
-        return bool(token.precise and tracemalloc.is_tracing() and self._new_traces(token))
+        if not (token.precise and tracemalloc.is_tracing()):
+            return False
+        if token.owns_tracemalloc and tracemalloc.get_traced_memory()[0] < token.min_bytes:
+            return False  # every block traced since start, together, is smaller than one large block
+        return bool(self._new_traces(token))
 
     def _new_traces(self, token: TrackingToken) -> dict[TraceKey, int]:
         traces = _large_traces(tracemalloc.take_snapshot(), token.min_bytes, self._tobytes_lines)
@@ -604,10 +706,14 @@ class ImageTracker:
         traces = {key: count for key, count in traces.items() if count > 0 and not _traced_at_import(key[2])}
         # Image-backed arrays are reported from their own records; drop their tobytes() traces (the
         # traced block is the whole bytes object: its pixels plus the object header).
+        # Copies made by Image.__array__ are reported from their records too: drop their NumPy trace.
         for record in self._since(token):
             if record.kind == "ndarray" and record.ref() is not None:
+                domain, size = (
+                    (NUMPY_DOMAIN, record.nbytes) if record.owned else (0, record.nbytes + _BYTES_HEADER)
+                )
                 for key in traces:
-                    if key[0] == 0 and key[1] == record.nbytes + _BYTES_HEADER and traces[key] > 0:
+                    if key[0] == domain and key[1] == size and traces[key] > 0:
                         traces[key] -= 1
                         break
         return {key: count for key, count in traces.items() if count > 0}
@@ -653,7 +759,7 @@ class ImageTracker:
             )
             for array, holder in scan.arrays:
                 owner = _owner(array)
-                view_suspect = views.get(id(owner.base)) if owner.base is not None else None
+                view_suspect = views.get(id(owner.base) if owner.base is not None else id(owner))
                 if view_suspect is not None:
                     view_suspect.obj = array
                     if view_suspect.finding["held_by"] is None:
@@ -759,6 +865,21 @@ class ImageTracker:
 
 
 _CORE_TYPE = type(_core.new("L", (1, 1)))
+#: Marks an attribute Pillow does not define (removed again on uninstall).
+_ABSENT: Any = object()
+#: The last ``__array_struct__`` lookup on an image: (id(image), id(caller frame), caller's f_lasti).
+_numpy_probe: list[tuple[int, int, int] | None] = [None]
+
+
+class _Interface:
+    """An object NumPy converts through the ``__array_interface__`` it holds (Pillow's, unchanged)."""
+
+    __slots__ = ("__array_interface__",)
+
+    def __init__(self, interface: dict[str, Any]) -> None:
+        self.__array_interface__ = interface
+
+
 #: Bytes a ``bytes`` object's allocation takes beyond its contents (header and trailing NUL).
 _BYTES_HEADER = sys.getsizeof(b"")
 
@@ -842,7 +963,8 @@ def _scan_unseen(*, want_arrays: bool, want_cores: bool, known_cores: set[int]) 
             found.arrays.append((candidate, holder))  # type: ignore[arg-type]
 
     here = sys._getframe()
-    objects = [holder for holder in gc.get_objects() if holder is not here]
+    # A suspect holds its (untracked) array while the verdict is assembled: not a holder to report.
+    objects = [holder for holder in gc.get_objects() if holder is not here and type(holder) is not _Suspect]
     get_referents, is_tracked = gc.get_referents, gc.is_tracked
     for start in range(0, len(objects), 256):
         chunk = objects[start : start + 256]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import functools
 import gc
 import io
+import json
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -145,6 +148,47 @@ def test_large_array_from_numpy_ops_kept_in_global_is_caught_in_precise_mode(tra
     assert leaked[0]["kind"] == "ndarray" and leaked[0]["dtype"] == "float32"
     assert leaked[0]["bytes"] == 256 * 256 * 4 * 4
     assert leaked[0]["held_by"] is not None and "GLOBAL_HOLDER" in leaked[0]["held_by"]
+
+
+@pytest.mark.parametrize("operation", ["pad", "stack", "flipud-copy"])
+def test_precise_mode_sites_reach_the_test_through_numpy_wrappers(
+    tracker: ImageTracker, operation: str
+) -> None:
+    # TRACE_FRAMES is small (each traced frame costs): NumPy's Python wrappers must still leave room
+    # for the test's own line.
+    def body() -> None:
+        pixels = np.zeros((256, 256), dtype=np.float32)
+        if operation == "pad":
+            GLOBAL_HOLDER["made"] = np.pad(pixels, 8)
+        elif operation == "stack":
+            GLOBAL_HOLDER["made"] = np.stack([pixels, pixels])
+        else:
+            GLOBAL_HOLDER["made"] = np.flipud(pixels).copy()
+
+    leaked = run_test(tracker, body, precise=True)
+
+    assert [item["kind"] for item in leaked] == ["ndarray"]
+    site = leaked[0]["create_site"]
+    lines = {body.__code__.co_firstlineno + offset for offset in (3, 5, 7)}
+    assert site and site[0]["file"] == __file__ and site[0]["line"] in lines
+    assert site[0]["function"].endswith("through_numpy_wrappers.<locals>.body")
+
+
+MAKE_LARGE = lambda: np.ones((300, 300))  # noqa: E731 (a module-level lambda, called by a test)
+
+
+def test_array_made_by_a_module_level_lambda_is_not_taken_for_import_time_code(tracker: ImageTracker) -> None:
+    leaked = run_test(tracker, lambda: GLOBAL_HOLDER.update(made=MAKE_LARGE()), precise=True)
+
+    assert [item["kind"] for item in leaked] == ["ndarray"]
+    assert leaked[0]["create_site"][0]["function"] == "<lambda>"
+
+
+def test_precise_mode_without_large_blocks_passes_even_with_many_small_ones(tracker: ImageTracker) -> None:
+    def body() -> None:
+        GLOBAL_HOLDER["small"] = [np.ones(100) for _ in range(200)]  # 160 KB in all, 800 B each
+
+    assert run_test(tracker, body, precise=True) == []
 
 
 def test_tobytes_output_kept_is_caught_in_precise_mode(tracker: ImageTracker) -> None:
@@ -341,12 +385,174 @@ def test_small_image_arrays_below_min_bytes_are_not_reported(tracker: ImageTrack
     assert [item["kind"] for item in run_test(tracker, again, min_bytes=64)] == ["ndarray"]
 
 
-def test_copied_array_kept_is_not_seen_by_the_cheap_path(tracker: ImageTracker) -> None:
-    # The documented limit: only precise mode (tracemalloc) sees np.array(image) copies.
+def test_copied_array_kept_is_caught_by_the_cheap_path(tracker: ImageTracker) -> None:
+    # np.array(image) copies: NumPy is sent to Image.__array__, which makes the copy and tracks it.
     def body() -> None:
         DECODED_FRAMES.append(np.array(Image.new("RGB", (200, 200))))
 
+    creation_line = body.__code__.co_firstlineno + 1
+    leaked = run_test(tracker, body)
+
+    assert [(item["kind"], item["dtype"], item["shape"]) for item in leaked] == [
+        ("ndarray", "uint8", [200, 200, 3])
+    ]
+    assert leaked[0]["bytes"] == 200 * 200 * 3
+    assert leaked[0]["create_site"][0]["line"] == creation_line
+    assert leaked[0]["held_by"] is not None and "DECODED_FRAMES" in leaked[0]["held_by"]
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        pytest.param(lambda image: np.array(image, dtype=np.float32), id="array-dtype"),
+        pytest.param(lambda image: np.asarray(image, dtype=np.float64), id="asarray-dtype"),
+        pytest.param(lambda image: np.array(image)[::2], id="view-of-copy"),
+        pytest.param(lambda image: np.ascontiguousarray(image), id="ascontiguousarray"),
+        pytest.param(lambda image: np.asanyarray(image).reshape(-1), id="asanyarray-view"),
+    ],
+)
+def test_every_numpy_conversion_kept_is_caught_by_the_cheap_path(
+    tracker: ImageTracker, convert: Callable[[Any], Any]
+) -> None:
+    leaked = run_test(tracker, lambda: DECODED_FRAMES.append(convert(Image.new("RGB", (200, 200)))))
+
+    assert [item["kind"] for item in leaked] == ["ndarray"]
+
+
+def test_copied_array_is_reported_once_in_precise_mode(tracker: ImageTracker) -> None:
+    # The copy's record and its NumPy tracemalloc block are one leak.
+    leaked = run_test(
+        tracker, lambda: DECODED_FRAMES.append(np.array(Image.new("RGB", (200, 200)))), precise=True
+    )
+
+    assert [(item["kind"], item["shape"]) for item in leaked] == [("ndarray", [200, 200, 3])]
+
+
+def test_arrays_derived_by_numpy_operations_are_not_seen_by_the_cheap_path(tracker: ImageTracker) -> None:
+    # The documented limit: a new array made by NumPy from a tracked one (a copy of a slice, astype,
+    # arithmetic) is invisible without tracemalloc; precise mode sees it.
+    def body() -> None:
+        DECODED_FRAMES.append(np.asarray(Image.new("RGB", (300, 300)))[::2].copy())  # 135,000 B
+
     assert run_test(tracker, body) == []
+    DECODED_FRAMES.clear()
+    assert [item["kind"] for item in run_test(tracker, body, precise=True)] == ["ndarray"]
+
+
+def test_dropped_numpy_conversions_pass(tracker: ImageTracker) -> None:
+    def body() -> None:
+        image = Image.new("RGB", (200, 200))
+        total = (
+            np.array(image).sum() + np.asarray(image, dtype=np.float32).sum() + np.asarray(image)[::3].sum()
+        )
+        assert total == 0
+
+    assert run_test(tracker, body) == []
+
+
+IMAGE_MODES = [
+    "1",
+    "L",
+    "P",
+    "LA",
+    "PA",
+    "RGB",
+    "RGBA",
+    "CMYK",
+    "YCbCr",
+    "LAB",
+    "HSV",
+    "I",
+    "F",
+    "I;16",
+    "I;16B",
+]
+
+
+_CONVERSIONS = {
+    "asarray": "np.asarray(image)",
+    "array": "np.array(image)",
+    "array-copy-false": "np.array(image, copy=False)",
+    "array-copy-none": "np.array(image, copy=None)",
+    "asarray-float": "np.asarray(image, dtype=np.float64)",
+    "asanyarray": "np.asanyarray(image)",
+    "ascontiguousarray": "np.ascontiguousarray(image)",
+    "stacked": "np.array([image, image])",
+}
+_MAKE_IMAGE = """
+from PIL import Image
+def make(mode):
+    if mode.startswith("I;16"):
+        return Image.new(mode, (7, 5), 4660)
+    base = Image.linear_gradient("L").resize((7, 5))
+    return base.convert("RGB").convert(mode) if mode in ("1", "P") else base.convert(mode)
+"""
+
+
+def _describe(array: Any) -> tuple[str, str, tuple[int, ...], bool, str]:
+    return (
+        type(array).__name__,
+        array.dtype.str,
+        array.shape,
+        bool(array.flags.writeable),
+        array.tobytes().hex(),
+    )
+
+
+@pytest.fixture(scope="module")
+def pillows_own() -> dict[str, dict[str, Any]]:
+    """Pillow's own conversions, made in a fresh interpreter where no tracker (the plugin's neither) is installed."""
+    script = (
+        _MAKE_IMAGE
+        + "import json, numpy as np\n"
+        + f"modes, conversions = {IMAGE_MODES!r}, {_CONVERSIONS!r}\n"
+        + "out = {}\n"
+        + "for mode in modes:\n"
+        + "    image = make(mode)\n"
+        + "    out[mode] = {n: (type(a).__name__, a.dtype.str, list(a.shape), bool(a.flags.writeable), a.tobytes().hex())"
+        + " for n, a in ((n, eval(c)) for n, c in conversions.items())}\n"
+        + "    i = image.__array_interface__\n"
+        + "    out[mode]['interface'] = [i['typestr'], list(i['shape']), type(i['data']).__name__, i['data'].hex()]\n"
+        + "print(json.dumps(out))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    result: dict[str, dict[str, Any]] = json.loads(done.stdout)
+    return result
+
+
+@pytest.mark.parametrize("mode", IMAGE_MODES)
+def test_numpy_conversions_match_pillows_own(
+    tracker: ImageTracker, pillows_own: dict[str, dict[str, Any]], mode: str
+) -> None:
+    namespace: dict[str, Any] = {}
+    exec(_MAKE_IMAGE, namespace)
+    image = namespace["make"](mode)
+    expected = pillows_own[mode]
+    interface = image.__array_interface__  # a direct read: Pillow's dict (data as a memoryview of its bytes)
+    assert [interface["typestr"], list(interface["shape"]), interface["data"].hex()] == [
+        expected["interface"][0],
+        expected["interface"][1],
+        expected["interface"][3],
+    ]
+    assert not hasattr(image, "__array_struct__")
+    for name, conversion in _CONVERSIONS.items():
+        kind, dtype, shape, writeable, data = _describe(eval(conversion, {"np": np, "image": image}))
+        assert [kind, dtype, list(shape), writeable, data] == expected[name], name
+
+
+def test_numpy_copy_false_with_a_dtype_change_raises_as_without_the_tracker(tracker: ImageTracker) -> None:
+    with pytest.raises(ValueError, match="copy"):
+        np.asarray(Image.new("L", (4, 4)), dtype=np.float32, copy=False)
+
+
+def test_direct_array_interface_reads_still_work_after_a_struct_probe(tracker: ImageTracker) -> None:
+    image = Image.new("RGB", (4, 3))
+    assert not hasattr(image, "__array_struct__")
+    interface = image.__array_interface__  # another instruction: not NumPy's probe
+    assert interface["shape"] == (3, 4, 3) and interface["typestr"] == "|u1"
+    assert Image.fromarray(np.asarray(image)).size == (4, 3)
 
 
 def test_touched_since_reports_whether_the_test_made_images(tracker: ImageTracker) -> None:
@@ -399,6 +605,13 @@ def test_uninstall_restores_pillow(tracker: ImageTracker) -> None:
     assert Image.Image.__dict__["im"] is wrapped
     image = Image.new("RGB", (4, 4))
     assert isinstance(image.__array_interface__["data"], memoryview)  # still wrapped by `tracker`
+    names = ("im", "__array_interface__", "__array_struct__", "__array__")
+    before = {name: Image.Image.__dict__.get(name) for name in names}
+    third = ImageTracker()
+    third.install()
+    assert all(Image.Image.__dict__.get(name) is not before[name] for name in names)
+    third.uninstall()
+    assert {name: Image.Image.__dict__.get(name) for name in names} == before
 
 
 def test_stacked_trackers_both_see_images(tracker: ImageTracker) -> None:

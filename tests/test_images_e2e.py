@@ -526,3 +526,55 @@ def test_two_hundred_clean_image_tests_report_nothing_in_mode_all(pytester: pyte
     assert summary["tests_clean"] == 200
     assert summary["tests_leaked"] == 0 and summary["leaked_image_buffers"] == 0
     assert summary["image_bytes_leaked"] == 0 and summary["top_sites"] == []
+
+
+COPIES = textwrap.dedent(
+    """
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    FRAMES = []
+
+
+    def png(size):
+        buffer = io.BytesIO()
+        Image.new("RGB", size, "red").save(buffer, "PNG")
+        return buffer.getvalue()
+
+
+    PNG = png((300, 200))
+
+
+    def test_copy_kept_in_list():
+        FRAMES.append(np.array(Image.open(io.BytesIO(PNG))))  # CREATE:copy
+
+
+    def test_copies_dropped():
+        pixels = np.array(Image.open(io.BytesIO(PNG)))
+        scaled = np.asarray(Image.open(io.BytesIO(PNG)), dtype=np.float32) / 255.0
+        assert pixels.shape == (200, 300, 3) and scaled.max() == 1.0
+    """
+)
+
+
+def test_mode_all_catches_a_copied_decode_kept_in_a_list(pytester: pytest.Pytester) -> None:
+    # np.array(Image.open(p)), the common decode idiom, makes a copy; the cheap path of mode=all sees it.
+    written = pytester.makepyfile(test_copies=COPIES)
+    report = pytester.path / "report.json"
+    result = pytester.runpytest_subprocess(*RUN_ARGS, "--glleak-mode=all", f"--glleak-json={report}")
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_copies.py .L. *",
+            "*NumPy array uint8 200x300x3, 175.8 KiB (180,000 B)*",
+            "*held by item 0 of list FRAMES in module test_copies*",
+            f"*test_copies.py:{line_of(written, 'copy')} in test_copy_kept_in_list",
+            "LEAKED test_copies.py::test_copy_kept_in_list - leaked 1 ndarray",
+        ]
+    )
+    tests = by_name(load_json(report))
+    assert tests["test_copy_kept_in_list"]["verdict"] == "leaked"
+    assert tests["test_copies_dropped"]["verdict"] == "clean"
