@@ -582,9 +582,10 @@ class Ledger:
         }
 
     def _install_glfw(self) -> None:
-        try:
-            import glfw
-        except Exception:
+        # Importing glfw costs ~80 ms; hook it only once something has imported it (checked again at
+        # every mark(), i.e. every test start, so a test module's `import glfw` is seen).
+        glfw: Any = sys.modules.get("glfw")
+        if glfw is None or self._glfw_originals:
             return
         create_window = glfw.create_window
         destroy_window = glfw.destroy_window
@@ -646,6 +647,8 @@ class Ledger:
     # --- queries for the glue -----------------------------------------------------------------
     def mark(self) -> int:
         """A point in the ledger's history, for the ``*_since`` queries."""
+        if not self._glfw_originals and self._interceptor is not None and "glfw" in sys.modules:
+            self._install_glfw()
         self._seq += 1  # a mark owns its sequence number, so two marks never share a snapshot
         self._marks[self._seq] = (dict(self._created), dict(self._deleted))
         if len(self._marks) > 4096:

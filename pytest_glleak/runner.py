@@ -88,7 +88,8 @@ class CheckRunner:
         state = TestState(plan=plan, mark=self.ledger.mark())
         if plan.images is not None:
             min_bytes = plan.images.min_bytes or self.settings.image_min_bytes
-            state.image_token = self.images.start(item.nodeid, min_bytes, precise=plan.images_explicit)
+            precise = plan.images_explicit and self.settings.image_trace == "marked"
+            state.image_token = self.images.start(item.nodeid, min_bytes, precise=precise)
         if plan.gl is not None and self.settings.driver_sweep:
             state.sweep = self._driver_sweep(plan)
         item.stash[state_key] = state

@@ -253,6 +253,17 @@ OPTIONS: tuple[Option, ...] = (
         metavar="BYTES",
     ),
     Option(
+        "image_trace",
+        "--glleak-image-trace",
+        "glleak_image_trace",
+        "PYTEST_GLLEAK_IMAGE_TRACE",
+        "marked",
+        _choice(("marked", "off")),
+        "Run tracemalloc during tests marked no_image_leak, to also catch arrays derived by NumPy "
+        "operations (about 1.5 ms per marked test); off keeps only the cheap check.",
+        metavar="marked|off",
+    ),
+    Option(
         "report",
         "--glleak-report",
         "glleak_report",
@@ -331,6 +342,7 @@ class Settings:
     driver_sweep: bool = False
     stack_depth: int = 6
     image_min_bytes: int = 65536
+    image_trace: str = "marked"
     report: bool = False
     json: str | None = None
     html: str | None = None
