@@ -205,7 +205,18 @@ class CheckRunner:
         self._active = None
         if not state.plan.active and state.memory is None:
             return report
-        verdict = self._verdict(item, state)
+        try:
+            verdict = self._verdict(item, state)
+        except Exception as exc:
+            # A failing check (or a project's pytest_glleak_before_check hook) must not end the session:
+            # it becomes this test's teardown error, and the next test starts with our context current.
+            if self.provider.context is not None:
+                self.provider.context.make_current()
+            report.outcome = "failed"
+            report.longrepr = (
+                f"pytest-glleak: the leak check of {item.nodeid} failed: {type(exc).__name__}: {exc}"
+            )
+            return report
         if verdict is None:
             return report
         findings, text = verdict
