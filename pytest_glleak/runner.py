@@ -177,7 +177,10 @@ class CheckRunner:
         # The check runs here, after every fixture is finalised and inside pytest's own protection of
         # the teardown phase: whatever it raises (a leak, a project hook's pytest.fail, a timeout, a bug
         # of ours) is this test's teardown error, never the session's.
-        self._phase("teardown")
+        try:
+            self._phase("teardown")
+        except Exception as exc:  # nothing may stop the teardown itself from running
+            self.internal.record("pytest_runtest_teardown", exc)
         teardown_error: BaseException | None = None
         try:
             result = yield
@@ -231,7 +234,10 @@ class CheckRunner:
         failing = findings.get("verdict") in FAILING_VERDICTS and not state.raised
         item.stash[outcome_key] = CheckOutcome(findings, text, failing)
         if failing:
-            return LeakFailure(text, findings.get("message", "leaked"), _innermost_site(findings))
+            message = findings.get("message", "leaked")
+            # The message heads the text: under xdist the controller gets the text as a plain string,
+            # and pytest takes its first line as the one-line reason.
+            return LeakFailure(f"{message}\n\n{text}", message, _innermost_site(findings))
         return None
 
     def _recover(self, state: TestState) -> None:

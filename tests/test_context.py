@@ -71,6 +71,7 @@ def test_triangle_renders_in_hidden_glfw_window(
     result.stdout.fnmatch_lines(["glleak: *PyOpenGL platform=glx, glfw (x11), *OpenGL 4.*"])
 
 
+@pytest.mark.xdist
 def test_each_xdist_worker_has_its_own_context(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_draw=TRIANGLE_TEST)
     pytester.makepyfile(

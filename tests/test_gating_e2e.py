@@ -245,6 +245,7 @@ def test_param_leaks(gl_context, count):
 )
 
 
+@pytest.mark.xdist
 def test_xdist_json_tests_list_matches_a_plain_run(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_project=XDIST_PROJECT)
     plain_path, dist_path = pytester.path / "plain.json", pytester.path / "dist.json"
@@ -257,6 +258,7 @@ def test_xdist_json_tests_list_matches_a_plain_run(pytester: pytest.Pytester) ->
     assert json.loads(dist_path.read_text())["summary"]["tests_leaked"] == 7
 
 
+@pytest.mark.xdist
 def test_crashed_worker_leaves_a_complete_report(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_project=PROJECT

@@ -59,7 +59,7 @@ def test_one_mib_per_call_is_caught_and_a_cache_that_fills_once_passes(pytester:
     # The failure is the table of iterations: 3 warm-up and 5 measured rows (the defaults), then the verdict.
     result.stdout.fnmatch_lines(
         [
-            "*_ test_leaks_one_mib_per_call _*",
+            "*_ ERROR at teardown of test_leaks_one_mib_per_call _*",
             "Memory growth per repetition (bytes; *",
             "iteration  run *rss*malloc*",
             "1          warm-up *",

@@ -152,6 +152,7 @@ def test_every_import_style_is_seen(pytester: pytest.Pytester, style: str) -> No
     result.stdout.fnmatch_lines([f"*test_style.py:{_create_line(source)} in test_leaks*"])
 
 
+@pytest.mark.xdist
 def test_leaks_under_xdist_have_the_same_verdicts(pytester: pytest.Pytester) -> None:
     for kind in ("texture", "buffer", "program", "vertex_array"):
         create, delete, _ = KINDS[kind]
@@ -343,7 +344,7 @@ def test_fails_and_leaks(gl_context):
 def test_own_failure_stays_the_outcome_with_a_leak_section(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_own=OWN_FAILURE)
     result = pytester.runpytest_subprocess()
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*its own failure*", "*glleak: leaks*", "*1 texture*"])
     result.stdout.fnmatch_lines(
         ["FAILED test_own.py::test_fails_and_leaks - AssertionError: its own failure*"]
