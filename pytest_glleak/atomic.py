@@ -10,9 +10,11 @@ Where a path leads is decided by :func:`resolve_target`:
 * a **symlink** is followed: the real file is the one written, and the link stays a link.
 * a **stream** is written in place, never replaced: an existing non-regular file (character device such as
   ``/dev/null``, FIFO, socket) and anything reached through a file-descriptor link (``/dev/stdout``,
-  ``/dev/stderr``, ``/dev/fd/N``, ``/proc/...``). It is opened for writing without truncation (with
-  ``O_APPEND``, so a regular file behind ``/dev/stdout > log.txt`` gets the bytes after what is there) and the
-  bytes are streamed into it; a FIFO waits for its reader.
+  ``/dev/stderr``, ``/dev/fd/N``, ``/proc/...``). A descriptor of this process (``/dev/stdout``,
+  ``/proc/self/fd/N``) is written through that descriptor, after flushing ``sys.stdout`` and
+  ``sys.stderr``, so the bytes land between the terminal output before and after, as with ``print``. Any
+  other stream is opened for writing without truncation (``O_APPEND``) and the bytes are streamed into it;
+  a FIFO waits for its reader.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import contextlib
 import dataclasses
 import errno
 import os
+import re
 import stat
+import sys
 import tempfile
 
 __all__ = ["OutputTarget", "resolve_target", "write_bytes_atomic", "write_text_atomic"]
@@ -81,15 +85,44 @@ def _default_mode(path: str) -> int:
         return 0o666 & ~umask
 
 
+_OWN_DESCRIPTOR = re.compile(r"/(?:dev/fd|proc/(?:self|thread-self|(?P<pid>\d+))/fd)/(?P<fd>\d+)")
+
+
+def _own_descriptor(path: str) -> int | None:
+    """The descriptor number of this process that ``path`` names (``/dev/stdout`` is 1), or None."""
+    named = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+    if path in named:
+        return named[path]
+    match = _OWN_DESCRIPTOR.fullmatch(path)
+    if match is None or (match["pid"] is not None and int(match["pid"]) != os.getpid()):
+        return None
+    return int(match["fd"])
+
+
+def _write_all(descriptor: int, payload: bytes, path: str) -> None:
+    view = memoryview(payload)
+    while view:
+        written = os.write(descriptor, view)
+        if not written:
+            raise OSError(errno.EIO, f"short write to {path}")
+        view = view[written:]
+
+
 def _write_stream(path: str, payload: bytes) -> None:
+    own = _own_descriptor(path)
+    if own is not None:
+        # Write to the open descriptor itself: reopening /proc/self/fd/1 would get a new file offset, and
+        # a file behind `> log.txt` would be overwritten by the terminal output that follows.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        _write_all(own, payload, path)
+        return
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND)
-    with os.fdopen(descriptor, "wb", buffering=0) as stream:
-        view = memoryview(payload)
-        while view:
-            written = stream.write(view)
-            if not written:
-                raise OSError(errno.EIO, f"short write to {path}")
-            view = view[written:]
+    try:
+        _write_all(descriptor, payload, path)
+    finally:
+        os.close(descriptor)
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], payload: bytes) -> None:
