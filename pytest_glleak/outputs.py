@@ -21,7 +21,8 @@ __all__ = ["NamedPath", "named_outputs", "output_problems", "settings_problems"]
 
 @dataclasses.dataclass(frozen=True)
 class NamedPath:
-    """A path and what names it: ``"--glleak-json"`` (or the ini key / environment variable it came from)."""
+    """A path and what set it: ``"--glleak-json"``, or ``"ini key glleak_json"`` / ``"environment variable
+    PYTEST_GLLEAK_JSON"`` when it came from there."""
 
     name: str
     path: str
@@ -29,10 +30,9 @@ class NamedPath:
 
 def _name(settings: Settings, option: str) -> str:
     source = settings.sources.get(option, "")
-    flag = OPTIONS_BY_NAME[option].flag
-    if not source or source == "default" or source.endswith(flag):
-        return flag
-    return f"{flag} (from {source})"
+    if source.startswith(("ini key ", "environment variable ")):
+        return source
+    return OPTIONS_BY_NAME[option].flag
 
 
 def named_outputs(settings: Settings) -> list[NamedPath]:
@@ -43,7 +43,7 @@ def named_outputs(settings: Settings) -> list[NamedPath]:
     if settings.html:
         outputs.append(NamedPath(_name(settings, "html"), settings.html))
     if settings.baseline and settings.baseline_update:
-        outputs.append(NamedPath(f"{_name(settings, 'baseline')} (updated)", settings.baseline))
+        outputs.append(NamedPath(_name(settings, "baseline"), settings.baseline))
     return outputs
 
 
