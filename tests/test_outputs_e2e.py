@@ -32,6 +32,18 @@ def test_writes_a_marker():
 """
 
 
+def _full_device(pytester: pytest.Pytester) -> str:
+    """A disk-full device: a private copy of /dev/full when we may create one (root), else /dev/full.
+
+    As root, a regression that replaced the target would otherwise replace the machine's /dev/full.
+    """
+    try:
+        os.mknod(pytester.path / "full", stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    except PermissionError:
+        return "/dev/full"
+    return "full"
+
+
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider", *args)
 
@@ -152,14 +164,15 @@ def test_a_fifo_is_streamed_to_its_reader(pytester: pytest.Pytester) -> None:
     assert stat.S_ISFIFO(fifo.stat().st_mode)
 
 
-def test_dev_stdout_gets_the_report_between_the_terminal_lines(pytester: pytest.Pytester) -> None:
-    if not os.path.islink("/dev/stdout"):
-        pytest.skip("no /dev/stdout link")
+def test_standard_output_gets_the_report_between_the_terminal_lines(pytester: pytest.Pytester) -> None:
+    # /dev/fd/1 rather than /dev/stdout: a regression cannot replace /dev/fd/1 (it lives in /proc), while
+    # as root it would replace the machine's /dev/stdout. resolve_target("/dev/stdout") is unit-tested.
+    if not os.path.isdir("/dev/fd"):
+        pytest.skip("no /dev/fd")
     pytester.makepyfile(test_b=LEAKY)
     (pytester.path / "stdout.json").symlink_to("/proc/self/fd/1")
-    result = _run(pytester, "--glleak-json=/dev/stdout", "--glleak-html=stdout.json")
+    result = _run(pytester, "--glleak-json=/dev/fd/1", "--glleak-html=stdout.json")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert os.path.islink("/dev/stdout")
     assert (pytester.path / "stdout.json").is_symlink()
     text = result.stdout.str()
     assert text.count('"environment": {') == 1 and text.count("<html") == 1
@@ -179,12 +192,13 @@ def test_dev_stdout_gets_the_report_between_the_terminal_lines(pytester: pytest.
 # --- a failed write: error line, other outputs written, results shown, non-zero exit ------------------------
 def test_a_full_disk_is_an_error_line_and_fails_a_passing_run(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_c=CLEAN)
-    result = _run(pytester, "--glleak-json=/dev/full", "--glleak-html=report.html")
+    full = _full_device(pytester)
+    result = _run(pytester, f"--glleak-json={full}", "--glleak-html=report.html")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
         [
             "glleak: HTML report written to report.html",
-            "glleak: ERROR: could not write the JSON report to /dev/full: [[]Errno 28[]] No space left on device",
+            f"glleak: ERROR: could not write the JSON report to {full}: [[]Errno 28[]] No space left on device",
             "*1 passed*",
         ]
     )
@@ -194,19 +208,21 @@ def test_a_full_disk_is_an_error_line_and_fails_a_passing_run(pytester: pytest.P
 
 def test_a_failed_write_keeps_failures_and_the_short_summary(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_b=LEAKY)
-    result = _run(pytester, "--glleak-json=/dev/full", "--glleak-html=report.html", "-rA")
+    full = _full_device(pytester)
+    result = _run(pytester, f"--glleak-json={full}", "--glleak-html=report.html", "-rA")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
         [
             "*= FAILURES =*",
             "*1 GL object leaked (1 texture)*",
-            "glleak: ERROR: could not write the JSON report to /dev/full:*",
+            f"glleak: ERROR: could not write the JSON report to {full}:*",
             "*short test summary info*",
             "LEAKED test_b.py::test_leak - leaked 1 texture",
             "*1 failed*",
         ]
     )
     assert (pytester.path / "report.html").exists()
+    assert stat.S_ISCHR((pytester.path / full).stat().st_mode)
 
 
 def test_a_path_broken_after_configure_is_an_error_line(pytester: pytest.Pytester) -> None:
