@@ -71,7 +71,7 @@ def resolve_target(path: str | os.PathLike[str]) -> OutputTarget:
                 return OutputTarget(current, stream=False)
             stream = not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
             return OutputTarget(current, stream=stream)
-        current = os.path.normpath(os.path.join(parent, os.readlink(current)))
+        current = os.path.join(parent, os.readlink(current))  # ".." is resolved by realpath next turn
     raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), os.fspath(path))
 
 
