@@ -190,3 +190,12 @@ def test_dev_stdout_is_a_stream_and_stays_a_link() -> None:
     if not os.path.islink("/dev/stdout"):
         pytest.skip("no /dev/stdout link")
     assert resolve_target("/dev/stdout") == OutputTarget("/dev/stdout", stream=True)
+
+
+def test_dot_dot_in_a_link_target_is_resolved_after_the_links_before_it(tmp_path: Path) -> None:
+    (tmp_path / "d1" / "d2").mkdir(parents=True)
+    (tmp_path / "sub").symlink_to("d1/d2")
+    (tmp_path / "report.json").symlink_to("sub/../real.json")  # sub/.. is d1, not tmp_path
+    write_text_atomic(tmp_path / "report.json", "{}")
+    assert (tmp_path / "d1" / "real.json").read_text() == "{}"
+    assert not (tmp_path / "real.json").exists()
