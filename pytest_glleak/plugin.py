@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_glleak import hooks, marks
+from pytest_glleak import hooks, marks, outputs
 from pytest_glleak import settings as settings_module
 from pytest_glleak.baseline import Baseline, load_baseline
 from pytest_glleak.errors import PASS_THROUGH, InternalErrors, plugin_error
@@ -58,6 +58,10 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     resolved = settings_module.resolve_config(config)
+    if not hasattr(config, "workerinput"):  # only the controller writes files
+        problems = outputs.settings_problems(resolved, {"--junitxml": config.getoption("xmlpath", None)})
+        if problems:
+            raise pytest.UsageError("\n".join(f"pytest-glleak: {problem}" for problem in problems))
     config.stash[settings_key] = resolved
     for line in marks.marker_lines():
         config.addinivalue_line("markers", line)

@@ -6,6 +6,7 @@ arrive as plain builtins on teardown reports (``report.glleak``), so both cases 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -59,6 +60,7 @@ class ReportCollector:
         self._worker_environment: dict[str, Any] | None = None
         self._baseline_changes: list[str] | None = None
         self._written: list[str] = []
+        self._write_errors: list[str] = []
         self._ran: list[str] = []
 
     # --- per-test ----------------------------------------------------------------------------
@@ -147,11 +149,11 @@ class ReportCollector:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
         doc = build_json(self.run)
         if self.settings.json:
-            write_json(self.settings.json, doc)
-            self._written.append(f"glleak: JSON report written to {self.settings.json}")
+            self._write_output("JSON report", self.settings.json, lambda path: write_json(path, doc))
         if self.settings.html:
-            write_text_atomic(self.settings.html, render_html(doc))
-            self._written.append(f"glleak: HTML report written to {self.settings.html}")
+            self._write_output(
+                "HTML report", self.settings.html, lambda path: write_text_atomic(path, render_html(doc))
+            )
         if self.settings.baseline_update and self.settings.baseline and not self.run.partial:
             crashed = set(self.run.crashed)
             ran = [nodeid for nodeid in self._ran if nodeid not in crashed]
@@ -159,12 +161,38 @@ class ReportCollector:
             updated, changes = baseline_module.updated_baseline(
                 self.baseline, results, ran, self.run.environment, root=str(self.config.rootpath)
             )
-            baseline_module.write_baseline(self.settings.baseline, updated)
-            self._baseline_changes = changes
+            if self._write_output(
+                "baseline",
+                self.settings.baseline,
+                lambda path: baseline_module.write_baseline(path, updated),
+                announce=False,
+            ):
+                self._baseline_changes = changes
         elif self.settings.baseline_update and not self.settings.baseline:
             self._written.append(
                 "glleak: --glleak-baseline-update needs --glleak-baseline=PATH; nothing written"
             )
+        if self._write_errors and session.exitstatus == pytest.ExitCode.OK:
+            # A run whose report could not be written must not look green to CI.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _write_output(
+        self, label: str, path: str, write: Callable[[str], None], *, announce: bool = True
+    ) -> bool:
+        """Write one output; a failure becomes an error line of the summary, not a traceback.
+
+        The other outputs are still written and the terminal summary (FAILURES, short summary) still
+        printed; ``pytest_sessionfinish`` then makes a passing run's exit status 1.
+        """
+        try:
+            write(path)
+        except Exception as exc:  # one output must not hide the others or the results
+            reason = str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+            self._write_errors.append(f"glleak: ERROR: could not write the {label} to {path}: {reason}")
+            return False
+        if announce:
+            self._written.append(f"glleak: {label} written to {path}")
+        return True
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if hasattr(self.config, "workerinput"):
@@ -181,6 +209,8 @@ class ReportCollector:
                 terminalreporter.line(f"  {line}")
         for line in self._written:
             terminalreporter.line(line)
+        for line in self._write_errors:
+            terminalreporter.line(line, red=True, bold=True)
         if self._unshown_leaks:
             terminalreporter.section("glleak: leaks of tests that failed for another reason")
             for nodeid, text in self._unshown_leaks:

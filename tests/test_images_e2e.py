@@ -192,6 +192,7 @@ def test_leaky_patterns_are_caught_with_their_details(pytester: pytest.Pytester,
     result.assert_outcomes(errors=5)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     if workers:  # workers finish in any order: each test is one L (its teardown carries the status)
+        progress = next(line for line in result.outlines if line.endswith("[100%]"))
         assert sorted(progress.split()[0]) == sorted("L" * 5)
     else:
         result.stdout.fnmatch_lines(["test_leaky.py LLLLL *"])
