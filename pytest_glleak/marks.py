@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_glleak.findings import GL_KINDS
-from pytest_glleak.settings import parse_bytes
+from pytest_glleak.settings import parse_bytes, shown
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +124,8 @@ def _call(marker: pytest.Mark, function: Any, item: pytest.Item) -> Any:
         return function(*marker.args, **marker.kwargs)
     except Exception as exc:  # any refusal of the arguments (OverflowError included) is the user's error
         arguments = ", ".join(
-            [repr(arg) for arg in marker.args] + [f"{key}={value!r}" for key, value in marker.kwargs.items()]
+            [shown(arg) for arg in marker.args]
+            + [f"{key}={shown(value)}" for key, value in marker.kwargs.items()]
         )
         raise pytest.UsageError(
             f"pytest-glleak: bad arguments to @pytest.mark.{marker.name}({arguments}) on {item.nodeid}: {exc}"

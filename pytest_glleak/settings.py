@@ -74,13 +74,15 @@ def parse_gl_version(text: str | float | tuple[int, int] | list[int]) -> tuple[i
     """
     if isinstance(text, (tuple, list)):
         if len(text) != 2 or not all(isinstance(part, int) and not isinstance(part, bool) for part in text):
-            raise ValueError(f"expected a (major, minor) pair of integers such as (4, 5), not {text!r}")
+            raise ValueError(
+                f"expected a (major, minor) pair of integers such as (4, 5); known: {_versions_text()}"
+            )
         version = (int(text[0]), int(text[1]))
     else:
         if isinstance(text, float) and math.isfinite(text):
             text = repr(text)
         if not isinstance(text, str):
-            raise ValueError("expected MAJOR.MINOR such as 4.5, or 'newest'")
+            raise ValueError(f"expected MAJOR.MINOR such as 4.5, or 'newest'; known: {_versions_text()}")
         value = text.strip().lower()
         if value in ("", "newest", "auto"):
             return None
@@ -514,6 +516,12 @@ def ini_type(option: Option, version: tuple[int | str, ...] | None = None) -> An
     return "string"
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters so a runaway value cannot flood an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 12]}...({len(text):,} chars)"
+
+
 def _raw_layers(
     option: Option,
     cli: Mapping[str, Any],
@@ -561,7 +569,8 @@ def resolve(
         try:
             values[option.name] = option.parse(raw)
         except (ValueError, TypeError, OverflowError) as exc:
-            raise pytest.UsageError(f"pytest-glleak: invalid value {raw!r} for {source}: {exc}") from None
+            message = f"pytest-glleak: invalid value {shown(raw)} for {source}: {exc}"
+            raise pytest.UsageError(message) from None
         sources[option.name] = source
     return Settings(**values, sources=sources)
 
