@@ -331,6 +331,27 @@ def test_ini_options_strings_still_work(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*RESOLVED True False 9 65536 0.25 (4, 5) marked"])
 
 
+def test_ini_options_table_native_toml_values_and_overrides(pytester: pytest.Pytester) -> None:
+    # In [tool.pytest.ini_options] pytest hands TOML numbers and booleans over as text; -o as well.
+    pytester.makepyprojecttoml(
+        """
+        [tool.pytest.ini_options]
+        glleak_report = true
+        glleak_stack_depth = 9
+        glleak_image_min_bytes = 1024
+        """
+    )
+    pytester.makepyfile(SETTINGS_PROBE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*RESOLVED True True 9 1024 0.1 None marked"])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", "-o", "glleak_report=false")
+    result.stdout.fnmatch_lines(["*RESOLVED False True 9 1024 0.1 None marked"])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-o", "glleak_report=maybe")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*invalid value 'maybe' for ini key glleak_report*"])
+
+
 def test_ini_file_bad_value_exits_4(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nglleak_image_min_bytes = -5\n")
     pytester.makepyfile(SETTINGS_PROBE)
