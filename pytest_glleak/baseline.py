@@ -31,8 +31,8 @@ from typing import Any
 import pytest
 
 from pytest_glleak.atomic import write_text_atomic
-from pytest_glleak.findings import Frame, TestFindings
-from pytest_glleak.report import gl_leaks, image_leaks, kind_phrase, leak_count, portable_path
+from pytest_glleak.findings import GL_KINDS, Frame, TestFindings
+from pytest_glleak.report import IMAGE_KINDS, gl_leaks, image_leaks, kind_phrase, leak_count, portable_path
 
 BASELINE_FORMAT = "pytest-glleak-baseline"
 BASELINE_VERSION = 1
@@ -41,6 +41,10 @@ UNKNOWN_SITE = "<unknown site>"
 
 #: Environment keys copied into the file; ``renderer`` decides the mismatch warning.
 ENVIRONMENT_KEYS = ("backend", "vendor", "renderer", "gl_version", "profile", "python", "platform")
+
+#: Every leak kind a baseline may record: the GL kinds and the image-buffer kinds (``bytes`` is a
+#: traced buffer the image tracker reports besides the report's ordered ``IMAGE_KINDS``).
+LEAK_KINDS: frozenset[str] = frozenset(GL_KINDS) | frozenset(IMAGE_KINDS) | {"bytes"}
 
 _SITE = re.compile(r"^(?P<file>.*):(?P<line>\d+) in (?P<function>.*)$")
 
@@ -237,6 +241,11 @@ def _parse_entry(nodeid: str, raw: Any) -> BaselineEntry:
         _expect(isinstance(leak, dict), f"{item} is not an object")
         kind, site, count = leak.get("kind"), leak.get("site"), leak.get("count")
         _expect(isinstance(kind, str) and bool(kind), f"{item}.kind must be a non-empty string")
+        _expect(
+            kind in LEAK_KINDS,
+            f"{item}.kind {kind!r} is not a known leak kind (GL kinds such as 'texture', or "
+            f"{', '.join(sorted(LEAK_KINDS - set(GL_KINDS)))})",
+        )
         _expect(isinstance(site, str) and bool(site), f"{item}.site must be a string 'file:line in function'")
         _expect(
             isinstance(count, int) and not isinstance(count, bool) and count > 0,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_glleak.findings import GL_KINDS
-from pytest_glleak.settings import parse_bytes
+from pytest_glleak.settings import parse_bytes, shown
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,12 +35,21 @@ class GrowthCheck:
 def _kinds(value: Iterable[str] | str | None, what: str) -> tuple[str, ...] | None:
     if value is None:
         return None
-    names = (value,) if isinstance(value, str) else tuple(value)
-    unknown = [name for name in names if name not in GL_KINDS]
-    if unknown or not names:
+    if isinstance(value, str):
+        names: tuple[Any, ...] = (value,)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        names = tuple(sorted(value, key=repr)) if isinstance(value, (set, frozenset)) else tuple(value)
+    else:
         raise ValueError(
-            f"{what}: unknown GL object kind(s) {unknown or names!r}; known: {', '.join(GL_KINDS)}"
+            f"{what} must be a GL object kind or a list, tuple or set of them, not {type(value).__name__} "
+            f"{value!r}; known: {', '.join(GL_KINDS)}"
         )
+    if not names:
+        raise ValueError(f"{what} is empty, so nothing would be checked; give None to check every kind")
+    unknown = [name for name in names if not isinstance(name, str) or name not in GL_KINDS]
+    if unknown:
+        known = ", ".join(GL_KINDS)
+        raise ValueError(f"{what}: unknown GL object kind(s) {tuple(unknown)!r}; known: {known}")
     return names
 
 
@@ -53,7 +62,8 @@ def no_gl_leak(
     if allow is not None:
         if not isinstance(allow, Mapping):
             raise ValueError(f"allow must be a mapping of kind -> count, not {allow!r}")
-        _kinds(list(allow), "allow")
+        if allow:
+            _kinds(list(allow), "allow")
         for kind, count in allow.items():
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
                 raise ValueError(f"allow[{kind!r}] must be a count of 0 or more, not {count!r}")
@@ -112,9 +122,10 @@ class CheckPlan:
 def _call(marker: pytest.Mark, function: Any, item: pytest.Item) -> Any:
     try:
         return function(*marker.args, **marker.kwargs)
-    except (TypeError, ValueError) as exc:
+    except Exception as exc:  # any refusal of the arguments (OverflowError included) is the user's error
         arguments = ", ".join(
-            [repr(arg) for arg in marker.args] + [f"{key}={value!r}" for key, value in marker.kwargs.items()]
+            [shown(arg) for arg in marker.args]
+            + [f"{key}={shown(value)}" for key, value in marker.kwargs.items()]
         )
         raise pytest.UsageError(
             f"pytest-glleak: bad arguments to @pytest.mark.{marker.name}({arguments}) on {item.nodeid}: {exc}"

@@ -167,7 +167,10 @@ def gl_context_factory(
     ) -> GLContext:
         if profile is not None and profile not in settings_module.PROFILES:
             raise ValueError(f"gl_context_factory: profile must be 'core' or 'compat', not {profile!r}")
-        parsed = settings_module.parse_gl_version(version) if isinstance(version, str) else version
+        try:
+            parsed = None if version is None else settings_module.parse_gl_version(version)
+        except ValueError as exc:
+            raise ValueError(f"gl_context_factory: bad version {version!r}: {exc}") from None
         try:
             return provider.create_extra(share_with=share_with, profile=profile, version=parsed)
         except ContextUnavailable as exc:

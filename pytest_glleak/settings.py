@@ -8,6 +8,7 @@ table feeds ``pytest --help``, the ini registration and the README's options tab
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -22,9 +23,25 @@ MODES = ("off", "marked", "all")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
+#: The OpenGL versions that exist from 3.3 on (the oldest with core profiles this plugin supports).
+GL_VERSIONS: tuple[tuple[int, int], ...] = ((3, 3), *((4, minor) for minor in range(7)))
 
-def parse_bool(text: str) -> bool:
-    """``1/true/yes/on`` or ``0/false/no/off`` (any case)."""
+#: The largest byte count accepted anywhere (options, ini keys, marker arguments): 1 PiB.
+MAX_BYTES = 2**50
+
+#: The largest baseline tolerance: 100 (10000%).
+MAX_TOLERANCE = 100.0
+
+#: The largest creation-site depth (frames kept per site).
+MAX_STACK_DEPTH = 1000
+
+
+def parse_bool(text: str | bool) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off`` (any case), or a TOML boolean."""
+    if isinstance(text, bool):
+        return text
+    if not isinstance(text, str):
+        raise ValueError("expected true or false")
     value = text.strip().lower()
     if value in _TRUE:
         return True
@@ -35,6 +52,8 @@ def parse_bool(text: str) -> bool:
 
 def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
     def parse(text: str) -> str:
+        if not isinstance(text, str):
+            raise ValueError(f"expected one of {', '.join(choices)}")
         value = text.strip().lower()
         if value not in choices:
             raise ValueError(f"expected one of {', '.join(choices)}")
@@ -43,23 +62,45 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
-def parse_gl_version(text: str) -> tuple[int, int] | None:
-    """``"4.5"`` -> ``(4, 5)``; ``""`` or ``"newest"`` -> None (the newest the driver offers)."""
-    value = text.strip().lower()
-    if value in ("", "newest", "auto"):
-        return None
-    match = re.fullmatch(r"(\d+)\.(\d+)", value)
-    if not match:
-        raise ValueError("expected MAJOR.MINOR such as 4.5, or 'newest'")
-    version = (int(match.group(1)), int(match.group(2)))
-    if version < (3, 3) or version[0] > 4:
-        raise ValueError("OpenGL versions from 3.3 to 4.6 are supported")
+def _versions_text() -> str:
+    return ", ".join(f"{major}.{minor}" for major, minor in GL_VERSIONS)
+
+
+def parse_gl_version(text: str | float | tuple[int, int] | list[int]) -> tuple[int, int] | None:
+    """``"4.5"`` -> ``(4, 5)``; ``""`` or ``"newest"`` -> None (the newest the driver offers).
+
+    Only versions that exist are accepted: 3.3 and 4.0 to 4.6 (see :data:`GL_VERSIONS`). A
+    ``(major, minor)`` pair, or a TOML number such as ``4.5``, is checked the same way.
+    """
+    if isinstance(text, (tuple, list)):
+        if len(text) != 2 or not all(isinstance(part, int) and not isinstance(part, bool) for part in text):
+            raise ValueError(
+                f"expected a (major, minor) pair of integers such as (4, 5); known: {_versions_text()}"
+            )
+        version = (int(text[0]), int(text[1]))
+    else:
+        if isinstance(text, float) and math.isfinite(text):
+            text = repr(text)
+        if not isinstance(text, str):
+            raise ValueError(f"expected MAJOR.MINOR such as 4.5, or 'newest'; known: {_versions_text()}")
+        value = text.strip().lower()
+        if value in ("", "newest", "auto"):
+            return None
+        match = re.fullmatch(r"(\d)\.(\d)", value)
+        if not match:
+            raise ValueError(f"expected MAJOR.MINOR such as 4.5, or 'newest'; known: {_versions_text()}")
+        version = (int(match.group(1)), int(match.group(2)))
+    if version not in GL_VERSIONS:
+        raise ValueError(
+            f"there is no OpenGL version {version[0]}.{version[1]} this plugin can request; "
+            f"expected one of {_versions_text()} or 'newest'"
+        )
     return version
 
 
 def parse_size(text: str) -> tuple[int, int]:
     """``"256x256"`` -> ``(256, 256)``."""
-    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    match = re.fullmatch(r"\s*(\d{1,5})\s*[xX]\s*(\d{1,5})\s*", text) if isinstance(text, str) else None
     if not match or not (0 < int(match.group(1)) <= 16384 and 0 < int(match.group(2)) <= 16384):
         raise ValueError("expected WIDTHxHEIGHT such as 256x256")
     return int(match.group(1)), int(match.group(2))
@@ -77,46 +118,82 @@ _UNITS = {
     "g": 1000**3,
     "gb": 1000**3,
     "gib": 1024**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "tib": 1024**4,
 }
 
 
+def _bytes_text(count: int) -> str:
+    return f"{count:,} bytes"
+
+
 def parse_bytes(value: str | int | float) -> int:
-    """A byte count: an int, or a string such as ``"256 KiB"``, ``"1 MB"``, ``"65536"``."""
+    """A byte count: an int, or a string such as ``"256 KiB"``, ``"1 MB"``, ``"65536"``.
+
+    Finite, from 0 to :data:`MAX_BYTES` (1 PiB); anything else raises ``ValueError`` (never
+    ``OverflowError``).
+    """
     if isinstance(value, bool):
         raise ValueError("expected a byte count, not a boolean")
     if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError("a byte count cannot be negative")
-        return int(value)
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
-    if not match or match.group(2).lower() not in _UNITS:
-        raise ValueError("expected a byte count such as 65536, '256 KiB' or '1 MB'")
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+        number: float | int = value
+    else:
+        match = re.fullmatch(r"\s*(\d{1,20}(?:\.\d{1,20})?)\s*([a-zA-Z]*)\s*", str(value))
+        if not match or match.group(2).lower() not in _UNITS:
+            too_long = re.fullmatch(r"\s*\d{21,}(?:\.\d*)?\s*[a-zA-Z]*\s*", str(value))
+            if too_long:
+                raise ValueError(f"a byte count must be at most 1 PiB ({_bytes_text(MAX_BYTES)})")
+            raise ValueError("expected a byte count such as 65536, '256 KiB' or '1 MB'")
+        number = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ValueError("a byte count must be a finite number")
+    if number < 0:
+        raise ValueError("a byte count cannot be negative")
+    if number > MAX_BYTES:
+        raise ValueError(f"a byte count must be at most 1 PiB ({_bytes_text(MAX_BYTES)})")
+    return int(number)
 
 
-def parse_fraction(text: str) -> float:
-    """``"10%"`` or ``"0.1"`` -> 0.1."""
-    value = text.strip()
-    try:
-        number = float(value[:-1]) / 100 if value.endswith("%") else float(value)
-    except ValueError:
-        raise ValueError("expected a fraction such as 0.1 or a percentage such as 10%") from None
+def parse_fraction(text: str | float) -> float:
+    """``"10%"`` or ``"0.1"`` -> 0.1; finite, from 0 to :data:`MAX_TOLERANCE` (10000%)."""
+    if isinstance(text, bool):
+        raise ValueError("expected a fraction such as 0.1 or a percentage such as 10%, not a boolean")
+    if isinstance(text, (int, float)):
+        number = float(text)
+    else:
+        value = str(text).strip()
+        try:
+            number = float(value[:-1]) / 100 if value.endswith("%") else float(value)
+        except ValueError:
+            raise ValueError("expected a fraction such as 0.1 or a percentage such as 10%") from None
+    if not math.isfinite(number):
+        raise ValueError("a tolerance must be a finite number")
     if number < 0:
         raise ValueError("a tolerance cannot be negative")
+    if number > MAX_TOLERANCE:
+        raise ValueError(f"a tolerance must be at most {MAX_TOLERANCE:g} ({MAX_TOLERANCE * 100:g}%)")
     return number
 
 
-def parse_positive_int(text: str) -> int:
-    try:
+def parse_positive_int(text: str | int) -> int:
+    """A whole number from 0 to :data:`MAX_STACK_DEPTH`."""
+    if isinstance(text, bool):
+        raise ValueError("expected a whole number, not a boolean")
+    if isinstance(text, int):
+        number = text
+    else:
+        if not isinstance(text, str) or not re.fullmatch(r"\s*[+-]?\d{1,12}\s*", text):
+            raise ValueError("expected a whole number")
         number = int(text.strip())
-    except ValueError:
-        raise ValueError("expected a whole number") from None
-    if number < 0:
-        raise ValueError("expected a whole number of 0 or more")
+    if not 0 <= number <= MAX_STACK_DEPTH:
+        raise ValueError(f"expected a whole number from 0 to {MAX_STACK_DEPTH}")
     return number
 
 
 def _path(text: str) -> str | None:
+    if not isinstance(text, str):
+        raise ValueError("expected a file path (a string)")
     return text.strip() or None
 
 
@@ -135,6 +212,9 @@ class Option:
     #: "value" takes an argument; "flag" is a store_true switch; "toggle" gives --x / --no-x.
     kind: str = "value"
     negative_flag: str | None = None
+    #: Native TOML types the ini key also takes in pytest's ``[tool.pytest]`` table, besides strings
+    #: (which every ini file format gives). Empty: strings only.
+    ini_types: tuple[type, ...] = ()
 
     @property
     def default_text(self) -> str:
@@ -167,6 +247,7 @@ OPTIONS: tuple[Option, ...] = (
         parse_gl_version,
         "OpenGL version to request, e.g. 4.5 (default: the newest the driver offers, at least 3.3).",
         metavar="MAJOR.MINOR",
+        ini_types=(float,),
     ),
     Option(
         "profile",
@@ -198,6 +279,7 @@ OPTIONS: tuple[Option, ...] = (
         "Error, instead of skip, the tests that need GL when no context can be made "
         "(for CI that must not silently skip).",
         kind="flag",
+        ini_types=(bool,),
     ),
     Option(
         "mode",
@@ -220,6 +302,7 @@ OPTIONS: tuple[Option, ...] = (
         "After a verdict, delete the GL objects a test leaked so they do not pile up into later tests.",
         kind="toggle",
         negative_flag="--glleak-no-cleanup",
+        ini_types=(bool,),
     ),
     Option(
         "driver_sweep",
@@ -231,6 +314,7 @@ OPTIONS: tuple[Option, ...] = (
         "Also ask the driver (glIs*) about names around the ones the ledger saw, to "
         "report objects created outside PyOpenGL.",
         kind="flag",
+        ini_types=(bool,),
     ),
     Option(
         "stack_depth",
@@ -241,6 +325,7 @@ OPTIONS: tuple[Option, ...] = (
         parse_positive_int,
         "User-code frames kept per creation site (0 keeps none).",
         metavar="N",
+        ini_types=(int,),
     ),
     Option(
         "image_min_bytes",
@@ -251,6 +336,7 @@ OPTIONS: tuple[Option, ...] = (
         parse_bytes,
         "Smallest NumPy array tracked as an image buffer (bytes, or e.g. '64 KiB').",
         metavar="BYTES",
+        ini_types=(int,),
     ),
     Option(
         "image_trace",
@@ -283,6 +369,7 @@ OPTIONS: tuple[Option, ...] = (
         parse_bool,
         "Print the per-test leak report after the run.",
         kind="flag",
+        ini_types=(bool,),
     ),
     Option(
         "json",
@@ -323,6 +410,7 @@ OPTIONS: tuple[Option, ...] = (
         parse_bool,
         "Rewrite the baseline file from this run (keeps entries of tests that did not run).",
         kind="flag",
+        ini_types=(bool,),
     ),
     Option(
         "baseline_tolerance",
@@ -333,6 +421,7 @@ OPTIONS: tuple[Option, ...] = (
         parse_fraction,
         "Tolerance on memory-growth figures compared with the baseline.",
         metavar="FRACTION",
+        ini_types=(float,),
     ),
 )
 
@@ -407,7 +496,42 @@ def add_options(parser: pytest.Parser) -> None:
                 help=help_text,
             )
         if option.ini:
-            parser.addini(option.ini, help=f"{option.help} Default: {option.default_text}.", default=None)
+            parser.addini(
+                option.ini,
+                help=f"{option.help} Default: {option.default_text}.",
+                type=ini_type(option),
+                default=None,
+            )
+
+
+def ini_type(option: Option, version: tuple[int | str, ...] | None = None) -> Any:
+    """The ``type`` of ``parser.addini`` for an option, as the running pytest supports it.
+
+    pytest 9.2 takes unions: ``str | bool`` keeps ini-file strings as written (they go through our
+    parser) and lets ``[tool.pytest]`` hold a native TOML value. Older pytest: a pure boolean or integer
+    key gets its own type (``bool`` since pytest 8, ``int`` since 8.4); keys that also take text, such as
+    ``"64 KiB"``, stay strings.
+    """
+    version = tuple(pytest.version_tuple) if version is None else version
+    numbers = tuple(part for part in version[:2] if isinstance(part, int))
+    if not option.ini_types:
+        return "string"
+    if numbers >= (9, 2):
+        declared: Any = str
+        for member in option.ini_types:
+            declared = declared | member
+        return declared
+    if option.ini_types == (bool,):
+        return "bool"
+    if option.ini_types == (int,) and option.parse is parse_positive_int and numbers >= (8, 4):
+        return "int"
+    return "string"
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters so a runaway value cannot flood an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 12]}...({len(text):,} chars)"
 
 
 def _raw_layers(
@@ -415,16 +539,21 @@ def _raw_layers(
     cli: Mapping[str, Any],
     environ: Mapping[str, str],
     ini: Callable[[str], Any],
-) -> tuple[str, str] | None:
+) -> tuple[Any, str] | None:
     value = cli.get(f"glleak_{option.name}")
     if value is not None:
         return str(value), f"command-line option {option.flag}"
     if option.env and environ.get(option.env, "") != "":
         return environ[option.env], f"environment variable {option.env}"
     if option.ini:
-        raw = ini(option.ini)
-        if raw is not None and str(raw).strip() != "":
-            return str(raw), f"ini key {option.ini}"
+        try:
+            raw = ini(option.ini)
+        except (pytest.UsageError, TypeError, ValueError) as exc:
+            # pytest refuses a value of the wrong TOML type before we see it; say which key it was.
+            raise pytest.UsageError(f"pytest-glleak: invalid value for ini key {option.ini}: {exc}") from None
+        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+            return None
+        return raw, f"ini key {option.ini}"
     return None
 
 
@@ -435,8 +564,10 @@ def resolve(
 ) -> Settings:
     """Resolve every option through CLI > environment > ini > default.
 
-    ``cli`` maps ``glleak_<name>`` to the parsed argument or None; ``ini`` returns an ini value or
-    None. A malformed value raises :class:`pytest.UsageError` naming the value and where it came from.
+    ``cli`` maps ``glleak_<name>`` to the parsed argument or None; ``ini`` returns an ini value (a
+    string, or a native bool/int/float from pytest's ``[tool.pytest]`` TOML table) or None. Every value,
+    whatever its layer or type, goes through the option's one parser; a malformed one raises
+    :class:`pytest.UsageError` naming the value and where it came from.
     """
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -449,8 +580,9 @@ def resolve(
         raw, source = found
         try:
             values[option.name] = option.parse(raw)
-        except ValueError as exc:
-            raise pytest.UsageError(f"pytest-glleak: invalid value {raw!r} for {source}: {exc}") from None
+        except (ValueError, TypeError, OverflowError) as exc:
+            message = f"pytest-glleak: invalid value {shown(raw)} for {source}: {exc}"
+            raise pytest.UsageError(message) from None
         sources[option.name] = source
     return Settings(**values, sources=sources)
 
