@@ -21,7 +21,7 @@ from __future__ import annotations
 import ctypes
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from pytest_glleak import _gl_registry as registry
@@ -916,7 +916,12 @@ class _CurrentBinding:
     """The context current in this thread (EGL or GLX), to put back after glIs* checks and cleanup."""
 
     def __init__(self, restore: Callable[[], None]) -> None:
-        self.restore = restore
+        self._restore = restore
+
+    def restore(self) -> None:
+        """Put the captured binding back; never raises (its context or display may be gone by now)."""
+        with suppress(Exception):
+            self._restore()
 
     @staticmethod
     def capture(ledger: Ledger) -> _CurrentBinding:
@@ -933,7 +938,8 @@ class _CurrentBinding:
 
         def restore_registered() -> None:
             if entry is not None and entry.make_current is not None and (ledger._current() or 0) != handle:
-                entry.make_current()
+                with suppress(Exception):  # destroyed or terminated meanwhile: nothing to put back
+                    entry.make_current()
 
         return _CurrentBinding(restore_registered)
 

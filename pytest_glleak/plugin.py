@@ -6,6 +6,7 @@ verdicts in ``runner``; output in ``reporting`` / ``report``. State lives in ``c
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -34,6 +35,10 @@ provider_key = pytest.StashKey[ContextProvider]()
 ledger_key = pytest.StashKey[Ledger]()
 images_key = pytest.StashKey[ImageTracker]()
 baseline_key = pytest.StashKey[Baseline | None]()
+
+
+class GLContextRecreatedWarning(pytest.PytestWarning):
+    """The session's GL context was destroyed or made unusable by foreign code, and made anew."""
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -131,7 +136,7 @@ def gl_context(pytestconfig: pytest.Config) -> GLContext:
     except ContextUnavailable as exc:
         _unavailable(pytestconfig, exc)
         raise  # unreachable: skip() and fail() raise
-    context.make_current()
+    provider.make_current()
     return context
 
 
@@ -194,17 +199,54 @@ def memory_baseline(pytestconfig: pytest.Config) -> MemoryBaseline:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    provider = item.config.stash[provider_key]
     # fixturenames is the closure: a fixture built on gl_context counts too.
-    if "gl_context" in getattr(item, "fixturenames", ()):
-        item.config.stash[provider_key].restore()
+    uses_gl = "gl_context" in getattr(item, "fixturenames", ())
+    try:
+        if uses_gl:
+            provider.restore()
+    except ContextUnavailable as exc:
+        _unavailable(item.config, exc)
+    finally:
+        lost = provider.take_lost()
+        if lost is not None:
+            # Broken between tests (a wider fixture's teardown, the plugin's own check): no test to blame.
+            warnings.warn(
+                GLContextRecreatedWarning(
+                    f"pytest-glleak: the GL context of this session was destroyed or made unusable before "
+                    f"{item.nodeid} ({lost}); a new context was made"
+                ),
+                stacklevel=1,
+            )
+
+
+def _settle_context(item: pytest.Item) -> str | None:
+    """Destroy the test's extra contexts and make the session context current (anew if the test broke
+    it); the message for the test's error when it did."""
+    provider = item.config.stash[provider_key]
+    try:
+        provider.destroy_extra()
+    except ContextUnavailable as exc:
+        return f"pytest-glleak: during {item.nodeid}: {exc}"
+    lost = provider.take_lost()
+    if lost is None:
+        return None
+    return (
+        f"pytest-glleak: the GL context of this session was destroyed or made unusable during "
+        f"{item.nodeid} ({lost}); a new context was made for the next tests"
+    )
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, Any]:
     try:
-        return (yield)
-    finally:
-        provider = item.config.stash[provider_key]
-        provider.destroy_extra()
-        if provider.context is not None:
-            provider.context.make_current()
+        result = yield
+    except BaseException:
+        message = _settle_context(item)
+        if message is not None:
+            item.add_report_section("teardown", "glleak", message)
+        raise
+    message = _settle_context(item)
+    if message is not None:
+        pytest.fail(message, pytrace=False)
+    return result

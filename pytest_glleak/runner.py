@@ -6,6 +6,7 @@ baseline, and findings leave this module as plain builtins on the teardown repor
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -18,6 +19,7 @@ import pytest
 from pytest_glleak import marks
 from pytest_glleak.baseline import Baseline
 from pytest_glleak.findings import LeakedGLObject, LeakedImage, TestFindings
+from pytest_glleak.gl import ContextUnavailable
 from pytest_glleak.gl.provider import ContextProvider
 from pytest_glleak.images import ImageTracker, format_image_leaks
 from pytest_glleak.ledger import Ledger, LiveObject, format_gl_leaks
@@ -210,8 +212,8 @@ class CheckRunner:
         except Exception as exc:
             # A failing check (or a project's pytest_glleak_before_check hook) must not end the session:
             # it becomes this test's teardown error, and the next test starts with our context current.
-            if self.provider.context is not None:
-                self.provider.context.make_current()
+            with contextlib.suppress(ContextUnavailable):
+                self.provider.make_current()
             report.outcome = "failed"
             report.longrepr = (
                 f"pytest-glleak: the leak check of {item.nodeid} failed: {type(exc).__name__}: {exc}"
@@ -355,8 +357,7 @@ class CheckRunner:
     def _cleanup(self, leaked: list[LiveObject]) -> None:
         if leaked and self.settings.cleanup:
             self.ledger.delete(leaked)
-        if self.provider.context is not None:
-            self.provider.context.make_current()
+        self.provider.make_current()  # anew when the test broke it (its error is given at teardown)
 
 
 def _clear_frames(exception: BaseException) -> None:
