@@ -201,6 +201,8 @@ class Ledger:
         self._slot_count = 0
         self._glfw_windows: dict[int, int] = {}
         self._attached: dict[int, int] = {}
+        #: EGLDisplay of each EGL context created through PyOpenGL: eglTerminate ends them all.
+        self._egl_displays: dict[int, int] = {}
         self._glfw_originals: dict[str, Any] = {}
         self._interceptor: Interceptor | None = None
         self._current_given = current_context is not None
@@ -555,7 +557,7 @@ class Ledger:
         return on_label
 
     def _context_handlers(self) -> dict[str, Handler]:
-        def created(share_index: int) -> Handler:
+        def created(share_index: int, egl: bool = False) -> Handler:
             def on_context_created(args: tuple[Any, ...], result: Any) -> None:
                 handle = as_pointer(result)
                 if not handle:
@@ -566,15 +568,29 @@ class Ledger:
                     known = self._contexts.get(share) or self._register(share, None)
                     group = known.group
                 self.context_created(handle, group)
+                if egl:
+                    self._egl_displays[handle] = as_pointer(args[0])
 
             return on_context_created
 
         def destroyed(args: tuple[Any, ...], result: Any) -> None:
+            self._egl_displays.pop(as_pointer(args[1]), None)
             self.context_destroyed(as_pointer(args[1]))
 
+        def terminated(args: tuple[Any, ...], result: Any) -> None:
+            # eglTerminate destroys every context of the display: what they held died with them.
+            display = as_pointer(args[0])
+            if not result or not display:
+                return
+            for handle, owner in list(self._egl_displays.items()):
+                if owner == display:
+                    del self._egl_displays[handle]
+                    self.context_destroyed(handle)
+
         return {
-            "eglCreateContext": created(2),
+            "eglCreateContext": created(2, egl=True),
             "eglDestroyContext": destroyed,
+            "eglTerminate": terminated,
             "glXCreateContext": created(2),
             "glXCreateNewContext": created(3),
             "glXCreateContextAttribsARB": created(2),
