@@ -242,3 +242,61 @@ def test_glfw_terminate_is_one_error_and_made_anew(
     assert "INTERNALERROR" not in result.stdout.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert _recreated(pytester) == 1
+
+
+def test_no_new_context_skips_later_gl_tests_only(pytester: pytest.Pytester) -> None:
+    # Where no new context can be made (here: the rebuild is made to fail), the test that broke the
+    # context errors once; later GL tests are skipped with the reason; tests without GL still pass.
+    pytester.makeconftest(
+        """
+        from pytest_glleak.gl import ContextUnavailable
+        from pytest_glleak.gl.egl import EGLContext
+
+        def _fail(self):
+            raise ContextUnavailable("no device left")
+
+        EGLContext._rebuild = _fail
+        """
+    )
+    body = """
+def test_breaks(gl_context):
+    assert EGL.eglDestroyContext(EGL.eglGetCurrentDisplay(), gl_context.native_handle)
+    new_context()
+"""
+    result = _run(pytester, body, "-rs")
+    result.assert_outcomes(passed=2, errors=1, skipped=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*during test_neighbour.py::test_breaks: the session's GL context was destroyed or made "
+            "unusable (EGL error 0x3006 EGL_BAD_CONTEXT) and no new one could be made: no device left*",
+        ]
+    )
+    assert "INTERNALERROR" not in result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_broken_between_tests_is_a_warning(pytester: pytest.Pytester) -> None:
+    # Broken outside any test (here: a project's before-check hook): no test is blamed, a warning says so.
+    pytester.makeconftest(
+        """
+        from OpenGL import EGL
+
+        def pytest_glleak_before_check(item):
+            if item.name == "test_breaks":
+                assert EGL.eglTerminate(EGL.eglGetCurrentDisplay())
+        """
+    )
+    body = """
+@pytest.mark.no_gl_leak
+def test_breaks(gl_context):
+    pass
+"""
+    result = _run(pytester, body)
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*GLContextRecreatedWarning: pytest-glleak: the GL context of this session was destroyed or "
+            "made unusable before test_neighbour.py::test_later_gl (EGL error 0x3001 EGL_NOT_INITIALIZED)*",
+        ]
+    )
+    assert _recreated(pytester) == 1

@@ -90,7 +90,8 @@ class ContextProvider:
                 context.destroy()
             except Exception:  # its display or window system may be gone with the session context's
                 pass
-        self.make_current()
+        if self._failure is None:  # once no new context could be made, that was said once
+            self.make_current()
 
     def make_current(self) -> None:
         """Make the session context current, making it anew when foreign code broke it.
