@@ -605,7 +605,12 @@ class Ledger:
             return
         create_window = glfw.create_window
         destroy_window = glfw.destroy_window
-        self._glfw_originals = {"create_window": create_window, "destroy_window": destroy_window}
+        terminate = glfw.terminate
+        self._glfw_originals = {
+            "create_window": create_window,
+            "destroy_window": destroy_window,
+            "terminate": terminate,
+        }
         ledger = self
 
         def create_window_hook(width: int, height: int, title: Any, monitor: Any, share: Any) -> Any:
@@ -636,8 +641,19 @@ class Ledger:
                 if native:
                     ledger.context_destroyed(native)
 
+        def terminate_hook() -> Any:
+            # glfw.terminate() destroys every window: what their contexts held died with them.
+            try:
+                return terminate()
+            finally:
+                natives = list(ledger._glfw_windows.values())
+                ledger._glfw_windows.clear()
+                for native in natives:
+                    ledger.context_destroyed(native)
+
         glfw.create_window = create_window_hook
         glfw.destroy_window = destroy_window_hook
+        glfw.terminate = terminate_hook
 
     def _glfw_native(self, glfw: Any, window: Any) -> int:
         """The platform context handle of a glfw window: made current for a moment, then put back.

@@ -204,6 +204,10 @@ def test_glfw_terminate_is_one_error_and_made_anew(
         @pytest.mark.no_gl_leak
         def test_breaks(gl_context):
             gl.glGenTextures(1)  # died with the window: not a leak
+            glfw.window_hint(glfw.VISIBLE, glfw.FALSE)
+            window = glfw.create_window(16, 16, "a renderer's own", None, None)
+            glfw.make_context_current(window)
+            gl.glGenBuffers(1)  # died with that window too
             glfw.terminate()
 
 
@@ -239,6 +243,8 @@ def test_glfw_terminate_is_one_error_and_made_anew(
             "*ERROR test_neighbour.py::test_breaks - *",
         ]
     )
+    result.stdout.fnmatch_lines(["LEAKED test_neighbour.py::test_later_leak_still_caught - leaked 1 texture"])
+    assert "LEAKED test_neighbour.py::test_breaks" not in result.stdout.str()
     assert "INTERNALERROR" not in result.stdout.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert _recreated(pytester) == 1

@@ -115,8 +115,11 @@ class GLFWContext(GLContext):
     def lost(self) -> str | None:
         """ "glfw was terminated" after foreign ``glfw.terminate()`` (the window died with it), else None."""
         # Any glfw call needs glfw initialised; the raw timer is never 0 otherwise.
-        if self._glfw.get_timer_value() == 0:
-            return "glfw was terminated"
+        try:
+            if self._glfw.get_timer_value() == 0:
+                return "glfw was terminated"
+        except Exception as exc:  # a project's glfw.ERROR_REPORTING = "raise" with glfw terminated
+            return f"glfw was terminated ({exc})"
         return None
 
     def _rebuild(self) -> None:
