@@ -129,6 +129,10 @@ def gl_context(pytestconfig: pytest.Config) -> GLContext:
     ``--glleak-backend``. Between tests the plugin makes it current again and resets its state (nothing
     bound, error flags drained). Tests that use it are skipped, with the reason and an install hint, when
     no context can be made, or error with ``--glleak-require-gl``.
+
+    When foreign code destroys the context, terminates its EGL display or calls ``glfw.terminate()``, the
+    test that did so gets one error saying so, and the plugin makes a new native context inside this same
+    object (``native_handle``, ``framebuffer`` and ``share_group`` change) for the next tests.
     """
     provider = pytestconfig.stash[provider_key]
     try:
