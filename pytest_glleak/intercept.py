@@ -68,7 +68,9 @@ class Interceptor:
     def __init__(self, handlers: Mapping[str, Handler]) -> None:
         self.handlers = dict(handlers)
         self.guard = Guard()
+        #: The first exceptions raised inside handlers (at most 100 kept); :attr:`error_count` counts all.
         self.errors: list[BaseException] = []
+        self.error_count = 0
         self.installed = False
         self._hooks: dict[type, _Hook] = {}
         self._original_create: Callable[..., Any] | None = None
@@ -185,6 +187,7 @@ class Interceptor:
                 try:
                     handler(_merge(args, kwargs, arg_names) if kwargs else args, result)
                 except Exception as exc:  # a ledger bug must never break the user's GL call
+                    self_hook.error_count += 1
                     if len(errors) < 100:
                         errors.append(exc)
                 return result

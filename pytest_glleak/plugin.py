@@ -15,6 +15,7 @@ import pytest
 from pytest_glleak import hooks, marks
 from pytest_glleak import settings as settings_module
 from pytest_glleak.baseline import Baseline, load_baseline
+from pytest_glleak.errors import PASS_THROUGH, InternalErrors, plugin_error
 from pytest_glleak.gl import (
     ContextUnavailable,
     GLContext,
@@ -26,7 +27,7 @@ from pytest_glleak.gl.provider import ContextProvider
 from pytest_glleak.images import ImageTracker
 from pytest_glleak.ledger import Ledger, LedgerView
 from pytest_glleak.memory import MemoryBaseline
-from pytest_glleak.reporting import ReportCollector, environment, report_header_lines
+from pytest_glleak.reporting import ReportCollector, XdistHooks, environment, report_header_lines
 from pytest_glleak.runner import CheckRunner, state_key
 from pytest_glleak.settings import Settings
 
@@ -35,6 +36,9 @@ provider_key = pytest.StashKey[ContextProvider]()
 ledger_key = pytest.StashKey[Ledger]()
 images_key = pytest.StashKey[ImageTracker]()
 baseline_key = pytest.StashKey[Baseline | None]()
+internal_key = pytest.StashKey[InternalErrors]()
+
+_PLUGIN_NAMES = ("glleak-runner", "glleak-report", "glleak-xdist")
 
 
 class GLContextRecreatedWarning(pytest.PytestWarning):
@@ -83,10 +87,15 @@ def pytest_configure(config: pytest.Config) -> None:
         images.install()
         config.add_cleanup(images.uninstall)
         config.add_cleanup(ledger.uninstall)
+    internal = InternalErrors()
+    config.stash[internal_key] = internal
     config.pluginmanager.register(
-        CheckRunner(config, resolved, provider, ledger, images, baseline), "glleak-runner"
+        CheckRunner(config, resolved, provider, ledger, images, baseline, internal), "glleak-runner"
     )
-    config.pluginmanager.register(ReportCollector(config, resolved, provider, baseline), "glleak-report")
+    collector = ReportCollector(config, resolved, provider, baseline, internal)
+    config.pluginmanager.register(collector, "glleak-report")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(collector), "glleak-xdist")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -94,7 +103,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if provider is not None:
         provider.close()
         del config.stash[provider_key]
-    for name in ("glleak-runner", "glleak-report"):
+    for name in _PLUGIN_NAMES:
         plugin = config.pluginmanager.get_plugin(name)
         if plugin is not None:
             config.pluginmanager.unregister(plugin)
@@ -202,6 +211,22 @@ def memory_baseline(pytestconfig: pytest.Config) -> MemoryBaseline:
 
 
 @pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Exceptions the GL hooks kept away from user code are counted with the plugin's other errors.
+    ledger = session.config.stash.get(ledger_key, None)
+    internal = session.config.stash.get(internal_key, None)
+    interceptor = ledger.interceptor if ledger is not None else None
+    if interceptor is not None and internal is not None and interceptor.error_count:
+        first = interceptor.errors[0] if interceptor.errors else None
+        text = None
+        if first is not None:
+            import traceback
+
+            text = "".join(traceback.format_exception(type(first), first, first.__traceback__)).rstrip()
+        internal.add(interceptor.error_count, text, "a GL call hook")
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     provider = item.config.stash[provider_key]
     # fixturenames is the closure: a fixture built on gl_context counts too.
@@ -209,8 +234,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     try:
         if uses_gl:
             provider.restore()
+    except PASS_THROUGH:
+        raise
     except ContextUnavailable as exc:
         _unavailable(item.config, exc)
+    except BaseException as exc:
+        raise plugin_error("restoring the GL context before the set-up", item.nodeid, exc) from exc
     finally:
         lost = provider.take_lost()
         if lost is not None:
@@ -230,8 +259,14 @@ def _settle_context(item: pytest.Item) -> str | None:
     provider = item.config.stash[provider_key]
     try:
         provider.destroy_extra()
+    except PASS_THROUGH:
+        raise
     except ContextUnavailable as exc:
         return f"pytest-glleak: during {item.nodeid}: {exc}"
+    except BaseException as exc:
+        # Never mask the teardown's own error; the next test's set-up restores the context.
+        item.config.stash[internal_key].record("destroying gl_context_factory contexts", exc)
+        return None
     lost = provider.take_lost()
     if lost is None:
         return None

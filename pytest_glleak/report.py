@@ -211,6 +211,8 @@ class RunReport:
         self.records: list[RunRecord] = []
         self.environment: dict[str, Any] = dict(environment or {})
         self.partial = False
+        #: Exceptions pytest-glleak caught in its own code during the run (all processes).
+        self.internal_errors = 0
         self._index: dict[str, int] = {}
 
     def add(
@@ -641,6 +643,7 @@ def build_json(run: RunReport, sort_tests: bool = True, process_local: bool = Fa
         "image_bytes_leaked": _bytes_sum(all_images),
         "partial": run.partial,
         "crashed": run.crashed,
+        "internal_errors": run.internal_errors,
         "top_sites": [_site_json(site) for site in sites[:TOP_SITES]],
     }
     sequence = []

@@ -12,39 +12,20 @@ import pytest
 
 from pytest_glleak import baseline as baseline_module
 from pytest_glleak.atomic import write_text_atomic
+from pytest_glleak.errors import InternalErrors
 from pytest_glleak.findings import TestFindings
 from pytest_glleak.gl.provider import ContextProvider
 from pytest_glleak.html_report import render_html
 from pytest_glleak.report import RunReport, build_json, collect_environment, terminal_lines, write_json
+from pytest_glleak.runner import LEAK_SECTION
 from pytest_glleak.settings import Settings
 
-LEAK_SECTION = "glleak: leaks"
 LEAKED_VERDICTS = ("leaked", "grew")
 
 
 def _worker(report: pytest.TestReport) -> str | None:
     gateway = getattr(getattr(report, "node", None), "gateway", None)
     return getattr(gateway, "id", None)
-
-
-class _Crash:
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-
-class LeakRepr:
-    """A test report's longrepr for a leak: the full text, plus the one-line message of the short summary."""
-
-    def __init__(self, text: str, message: str) -> None:
-        self.text = text
-        self.reprcrash = _Crash(message)
-
-    def toterminal(self, out: Any) -> None:
-        for line in self.text.splitlines():
-            out.line(line)
-
-    def __str__(self) -> str:
-        return self.text
 
 
 def environment(config: pytest.Config, provider: ContextProvider, settings: Settings) -> dict[str, Any]:
@@ -68,13 +49,15 @@ class ReportCollector:
         settings: Settings,
         provider: ContextProvider,
         baseline: baseline_module.Baseline | None,
+        internal: InternalErrors,
     ) -> None:
         self.config = config
+        self.internal = internal
         self.settings = settings
         self.provider = provider
         self.baseline = baseline
         self.run = RunReport()
-        self._calls: dict[str, pytest.TestReport] = {}
+        self._unshown_leaks: list[tuple[str, str]] = []
         self._outcomes: dict[str, str] = {}
         self._worker_environment: dict[str, Any] | None = None
         self._baseline_changes: list[str] | None = None
@@ -84,21 +67,30 @@ class ReportCollector:
     # --- per-test ----------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
-        findings = getattr(report, "glleak", None)
-        if (
-            report.when == "teardown"
-            and report.failed
-            and findings
-            and findings.get("verdict") in LEAKED_VERDICTS
-        ):
-            return "failed", "L", "LEAKED"
+        # A checked test's status is decided after its teardown: its passing call report is not
+        # counted, its teardown report is (PASSED, or LEAKED when the check failed it). Counts and
+        # durations stay pytest's own: nothing is removed from the terminal reporter's stats.
+        if not getattr(report, "glleak_deferred", False):
+            return None
+        if report.when == "call" and report.passed:
+            return "", "", ""
+        if report.when == "teardown":
+            if getattr(report, "glleak_failed", False):
+                return "error", "L", "LEAKED"
+            if report.passed:
+                return "passed", ".", "PASSED"
         return None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        try:
+            self._log(report)
+        except Exception as exc:  # bookkeeping of ours must never end the session
+            self.internal.record("pytest_runtest_logreport", exc)
+
+    def _log(self, report: pytest.TestReport) -> None:
         nodeid = report.nodeid
         if report.when == "call":
-            self._calls[nodeid] = report
             self._outcomes[nodeid] = (
                 "failed" if report.failed else ("skipped" if report.skipped else "passed")
             )
@@ -110,49 +102,27 @@ class ReportCollector:
                 self._outcomes[nodeid] = "skipped"
             return
         findings: TestFindings | None = getattr(report, "glleak", None)
-        call = self._calls.pop(nodeid, None)
         outcome = self._outcomes.pop(nodeid, "error")
         if outcome not in ("skipped", "error"):
             self._ran.append(nodeid)  # tests that did not really run keep their baseline entries
         if findings is None:
             return
         verdict = findings.get("verdict")
-        if verdict in LEAKED_VERDICTS:
-            section = getattr(report, "glleak_section", None)
-            if section and call is not None:
-                # The test failed for its own reason: that stays the outcome, the leaks become a section.
-                call.sections.append((LEAK_SECTION, section))
-            elif report.failed:
-                report.longrepr = LeakRepr(  # type: ignore[assignment]
-                    str(report.longrepr), findings.get("message", "leaked")
-                )
-                self._uncount_passed_call(call)
-                outcome = "leaked"
+        if getattr(report, "glleak_failed", False):
+            outcome = "leaked"
+        elif report.failed:
+            outcome = "error"
+        elif verdict in LEAKED_VERDICTS:
+            # The test failed for its own reason; pytest shows no section of a passing teardown, so
+            # the leaks are printed in the terminal summary.
+            text = next((content for name, content in report.sections if name == LEAK_SECTION), None)
+            if text:
+                self._unshown_leaks.append((nodeid, text))
         elif verdict == "known" and outcome == "passed":
             outcome = "known"
-        if report.when == "teardown" and report.failed and verdict not in LEAKED_VERDICTS:
-            outcome = "error"
         self.run.add(
             findings, outcome, process_rss=getattr(report, "glleak_rss", None), worker=_worker(report)
         )
-
-    def _uncount_passed_call(self, call: pytest.TestReport | None) -> None:
-        # A passed call plus a leaked teardown is one failed test, not "1 failed, 1 passed".
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if call is None or not call.passed or reporter is None:
-            return
-        passed = reporter.stats.get("passed", [])
-        if call in passed:
-            passed.remove(call)
-
-    # --- xdist (hooks only called when xdist is active) ---------------------------------------
-    def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        output = getattr(node, "workeroutput", {}) or {}
-        if output.get("glleak_environment") and self._worker_environment is None:
-            self._worker_environment = output["glleak_environment"]
-
-    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
-        self.run.mark_crashed(crashitem, worker=_worker(report))
 
     # --- end of run -------------------------------------------------------------------------------
     def pytest_keyboard_interrupt(self) -> None:
@@ -168,13 +138,16 @@ class ReportCollector:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(self.config, "workerinput"):
-            self.config.workeroutput["glleak_environment"] = environment(  # type: ignore[attr-defined]
-                self.config, self.provider, self.settings
-            )
+            output = self.config.workeroutput  # type: ignore[attr-defined]
+            output["glleak_environment"] = environment(self.config, self.provider, self.settings)
+            output["glleak_internal_errors"] = self.internal.as_dict()
             return
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             self.run.partial = True
         self.run.environment = self._environment()
+        self.run.internal_errors = self.internal.count
+        if self.internal.count and self.settings.strict_internal and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
         doc = build_json(self.run)
         if self.settings.json:
             write_json(self.settings.json, doc)
@@ -211,6 +184,41 @@ class ReportCollector:
                 terminalreporter.line(f"  {line}")
         for line in self._written:
             terminalreporter.line(line)
+        if self._unshown_leaks:
+            terminalreporter.section("glleak: leaks of tests that failed for another reason")
+            for nodeid, text in self._unshown_leaks:
+                terminalreporter.line(f"{nodeid}:")
+                for line in text.splitlines():
+                    terminalreporter.line(f"  {line}")
+        for line in self.internal.summary_lines():
+            terminalreporter.line(line, yellow=True)
+
+
+class XdistHooks:
+    """pytest-xdist's controller hooks; registered only when xdist is installed, since pluggy refuses
+    implementations of hooks nobody declared (a plain ``pip install`` has no xdist)."""
+
+    def __init__(self, collector: ReportCollector) -> None:
+        self.collector = collector
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        try:
+            output = getattr(node, "workeroutput", {}) or {}
+            collector = self.collector
+            if output.get("glleak_environment") and collector._worker_environment is None:
+                collector._worker_environment = output["glleak_environment"]
+            errors = output.get("glleak_internal_errors") or {}
+            collector.internal.add(
+                int(errors.get("count", 0)), errors.get("first"), f"worker {errors.get('where')}"
+            )
+        except Exception as exc:
+            self.collector.internal.record("pytest_testnodedown", exc)
+
+    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+        try:
+            self.collector.run.mark_crashed(crashitem, worker=_worker(report))
+        except Exception as exc:
+            self.collector.internal.record("pytest_handlecrashitem", exc)
 
 
 def report_header_lines(

@@ -11,13 +11,21 @@ import dataclasses
 import functools
 import inspect
 import types
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
 
 from pytest_glleak import marks
 from pytest_glleak.baseline import Baseline
+from pytest_glleak.errors import (
+    PASS_THROUGH,
+    InternalErrors,
+    LeakFailure,
+    PluginError,
+    TextRepr,
+    plugin_error,
+)
 from pytest_glleak.findings import LeakedGLObject, LeakedImage, TestFindings
 from pytest_glleak.gl import ContextUnavailable
 from pytest_glleak.gl.provider import ContextProvider
@@ -27,7 +35,10 @@ from pytest_glleak.memory import MemoryBaseline, format_growth_table, steady_sta
 from pytest_glleak.report import junit_properties
 from pytest_glleak.settings import Settings
 
+#: The report section that carries leak text when a test failed for its own reason.
 LEAK_SECTION = "glleak: leaks"
+#: Verdicts that fail a test that otherwise passed.
+FAILING_VERDICTS = ("leaked", "grew")
 
 
 @dataclasses.dataclass
@@ -48,8 +59,43 @@ class TestState:
     memory: MemoryBaseline | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class CheckOutcome:
+    """A finished check, from the teardown hook to the teardown report."""
+
+    findings: TestFindings
+    text: str
+    #: The check itself fails the test (it passed until then and leaked or grew).
+    failing: bool
+
+
 plan_key = pytest.StashKey[marks.CheckPlan]()
 state_key = pytest.StashKey[TestState]()
+outcome_key = pytest.StashKey[CheckOutcome]()
+#: The call passed and its status waits for the teardown report (see the collector's teststatus).
+deferred_key = pytest.StashKey[bool]()
+
+
+@contextlib.contextmanager
+def guarded(what: str, item: pytest.Item) -> Iterator[None]:
+    """Turn an exception of the plugin's own code into the test's error, naming pytest-glleak."""
+    try:
+        yield
+    except PASS_THROUGH:
+        raise
+    except pytest.UsageError:
+        raise
+    except BaseException as exc:
+        raise plugin_error(what, item.nodeid, exc) from exc
+
+
+def _innermost_site(findings: TestFindings) -> tuple[str, int] | None:
+    for section, key in (("gl", "leaked"), ("images", "leaked")):
+        for entry in (findings.get(section) or {}).get(key) or []:  # type: ignore[attr-defined]
+            frames = entry.get("create_site") or []
+            if frames:
+                return str(frames[0]["file"]), int(frames[0]["line"])
+    return None
 
 
 class CheckRunner:
@@ -63,8 +109,10 @@ class CheckRunner:
         ledger: Ledger,
         images: ImageTracker,
         baseline: Baseline | None,
+        internal: InternalErrors,
     ) -> None:
         self.config = config
+        self.internal = internal
         self.settings = settings
         self.provider = provider
         self.ledger = ledger
@@ -81,35 +129,37 @@ class CheckRunner:
     # --- attribution ----------------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
-        plan = item.stash.get(plan_key, None)
-        if plan is None:
-            plan = item.stash[plan_key] = marks.plan_for(item, self.settings.mode)
-        self.ledger.test = item.nodeid
-        self.ledger.phase = "setup"
-        self.ledger.owner = "test"
-        state = TestState(plan=plan, mark=self.ledger.mark())
-        if plan.images is not None:
-            min_bytes = plan.images.min_bytes or self.settings.image_min_bytes
-            precise = plan.images_explicit and self.settings.image_trace == "marked"
-            state.image_token = self.images.start(item.nodeid, min_bytes, precise=precise)
-        if plan.gl is not None and self.settings.driver_sweep:
-            state.sweep = self._driver_sweep(plan)
-        item.stash[state_key] = state
-        self._active = state
+        with guarded("the set-up", item):
+            plan = item.stash.get(plan_key, None)
+            if plan is None:
+                plan = item.stash[plan_key] = marks.plan_for(item, self.settings.mode)
+            self.ledger.test = item.nodeid
+            self.ledger.phase = "setup"
+            self.ledger.owner = "test"
+            state = TestState(plan=plan, mark=self.ledger.mark())
+            item.stash[state_key] = state
+            self._active = state
+            if plan.images is not None:
+                min_bytes = plan.images.min_bytes or self.settings.image_min_bytes
+                precise = plan.images_explicit and self.settings.image_trace == "marked"
+                state.image_token = self.images.start(item.nodeid, min_bytes, precise=precise)
+            if plan.gl is not None and self.settings.driver_sweep:
+                state.sweep = self._driver_sweep(plan)
         return (yield)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        state = item.stash.get(state_key, None)
-        if (
-            state is not None
-            and state.sweep is None
-            and state.plan.gl is not None
-            and self.settings.driver_sweep
-        ):
-            # The session context did not exist yet at setup (the first GL test): sweep now, after setup.
-            state.sweep = self._driver_sweep(state.plan)
-        self._phase("call")
+        with guarded("the call set-up", item):
+            state = item.stash.get(state_key, None)
+            if (
+                state is not None
+                and state.sweep is None
+                and state.plan.gl is not None
+                and self.settings.driver_sweep
+            ):
+                # The session context did not exist yet at setup (the first GL test): sweep now.
+                state.sweep = self._driver_sweep(state.plan)
+            self._phase("call")
         return (yield)
 
     def _driver_sweep(self, plan: marks.CheckPlan) -> frozenset[tuple[str, int]] | None:
@@ -125,8 +175,78 @@ class CheckRunner:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        # The check runs here, after every fixture is finalised and inside pytest's own protection of
+        # the teardown phase: whatever it raises (a leak, a project hook's pytest.fail, a timeout, a bug
+        # of ours) is this test's teardown error, never the session's.
         self._phase("teardown")
-        return (yield)
+        teardown_error: BaseException | None = None
+        try:
+            result = yield
+        except PASS_THROUGH:
+            self._forget(item)
+            raise
+        except BaseException as exc:
+            teardown_error = exc
+            result = None
+        outcome = self._check(item)
+        if teardown_error is not None:
+            raise teardown_error
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return result
+
+    def _forget(self, item: pytest.Item) -> None:
+        state = item.stash.get(state_key, None)
+        if state is None:
+            return
+        del item.stash[state_key]
+        self._active = None
+        if state.image_token is not None:
+            try:
+                self.images.stop(state.image_token)
+            except Exception as exc:
+                self.internal.record("stopping the image window", exc)
+
+    def _check(self, item: pytest.Item) -> BaseException | None:
+        """Run the test's checks; stash what the report needs. Returns what to raise: a
+        :class:`LeakFailure`, a :class:`PluginError`, or None (clean, or nothing was checked)."""
+        state = item.stash.get(state_key, None)
+        if state is None:
+            return None
+        del item.stash[state_key]
+        self._active = None
+        if not state.plan.active and state.memory is None:
+            return None
+        try:
+            verdict = self._verdict(item, state)
+        except PASS_THROUGH:
+            raise
+        except BaseException as exc:
+            # Whatever stopped the check (a project's pytest_glleak_before_check hook, a timeout, a bug
+            # of ours), the next test starts with the plugin's context current and no tracing left on.
+            self._recover(state)
+            return plugin_error("the leak check", item.nodeid, exc)
+        if verdict is None:
+            return None
+        findings, text = verdict
+        failing = findings.get("verdict") in FAILING_VERDICTS and not state.raised
+        item.stash[outcome_key] = CheckOutcome(findings, text, failing)
+        if failing:
+            return LeakFailure(text, findings.get("message", "leaked"), _innermost_site(findings))
+        return None
+
+    def _recover(self, state: TestState) -> None:
+        if state.image_token is not None:
+            try:
+                self.images.stop(state.image_token)
+            except Exception as exc:
+                self.internal.record("stopping the image window", exc)
+        try:
+            self.provider.make_current()  # anew when foreign code broke it
+        except ContextUnavailable:
+            pass  # no new context could be made: the test's teardown said so already
+        except Exception as exc:
+            self.internal.record("making the GL context current after a failed check", exc)
 
     def _phase(self, phase: str) -> None:
         self.ledger.phase = phase
@@ -168,17 +288,31 @@ class CheckRunner:
 
         @functools.wraps(original)
         def repeated(*args: Any, **kwargs: Any) -> None:
-            baseline = MemoryBaseline(self.images)
-            result = baseline.measure(
-                lambda: original(*args, **kwargs), warmup=growth.warmup, repeat=growth.repeat
-            )
-            grew, per_iteration, table = steady_state_verdict(result, growth.limit)
+            raised_by_test: list[BaseException] = []
+
+            def body() -> None:
+                try:
+                    original(*args, **kwargs)
+                except BaseException as exc:
+                    raised_by_test.append(exc)
+                    raise
+
+            try:
+                result = MemoryBaseline(self.images).measure(body, warmup=growth.warmup, repeat=growth.repeat)
+                grew, per_iteration, table = steady_state_verdict(result, growth.limit)
+                text = format_growth_table(result, growth.limit)
+            except PASS_THROUGH:
+                raise
+            except BaseException as exc:
+                if raised_by_test and exc is raised_by_test[-1]:
+                    raise  # the test's own failure
+                raise plugin_error("the memory measurement", pyfuncitem.nodeid, exc) from exc
             state.growth = {
                 "grew": grew,
                 "per_iteration": per_iteration,
                 "limit": growth.limit,
                 "table": table,
-                "text": format_growth_table(result, growth.limit),
+                "text": text,
             }
 
         pyfuncitem.obj = repeated
@@ -187,50 +321,57 @@ class CheckRunner:
         finally:
             pyfuncitem.obj = original
 
-    # --- verdict ---------------------------------------------------------------------------------
+    # --- reports -------------------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        state = item.stash.get(state_key, None)
-        if state is None:
-            return report
-        if call.when != "teardown" and (report.failed or call.excinfo is not None):
-            state.raised = True
-            if call.when == "call" and call.excinfo is not None:
-                # Not setup's: pytest re-raises a failed wider-scoped fixture's cached error later.
-                state.exceptions.append(call.excinfo.value)
-        if call.when != "teardown":
-            return report
-        del item.stash[state_key]
-        self._active = None
-        if not state.plan.active and state.memory is None:
-            return report
         try:
-            verdict = self._verdict(item, state)
-        except Exception as exc:
-            # A failing check (or a project's pytest_glleak_before_check hook) must not end the session:
-            # it becomes this test's teardown error, and the next test starts with our context current.
-            with contextlib.suppress(ContextUnavailable):
-                self.provider.make_current()
-            report.outcome = "failed"
-            report.longrepr = (
-                f"pytest-glleak: the leak check of {item.nodeid} failed: {type(exc).__name__}: {exc}"
-            )
-            return report
-        if verdict is None:
-            return report
-        findings, text = verdict
+            self._annotate(item, call, report)
+        except Exception as exc:  # a report detail must never end the session
+            self.internal.record("pytest_runtest_makereport", exc)
+        return report
+
+    def _annotate(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
+        excinfo = call.excinfo
+        if excinfo is not None and isinstance(excinfo.value, PluginError):
+            # Our own failure: its text says what happened; a traceback of plugin internals would not.
+            text = str(excinfo.value)
+            report.longrepr = TextRepr(text, text.splitlines()[0])  # type: ignore[assignment]
+        if call.when != "teardown":
+            state = item.stash.get(state_key, None)
+            if state is None:
+                return
+            if report.failed or call.excinfo is not None:
+                state.raised = True
+                if call.when == "call" and call.excinfo is not None:
+                    # Not setup's: pytest re-raises a failed wider-scoped fixture's cached error later.
+                    state.exceptions.append(call.excinfo.value)
+            elif call.when == "call" and state.plan.active and not hasattr(report, "wasxfail"):
+                # The test's status is decided after its teardown: the teardown report carries it.
+                report.glleak_deferred = True  # type: ignore[attr-defined]
+                item.stash[deferred_key] = True
+            return
+        if item.stash.get(deferred_key, False):
+            del item.stash[deferred_key]
+            report.glleak_deferred = True  # type: ignore[attr-defined]
+        outcome = item.stash.get(outcome_key, None)
+        if outcome is None:
+            return
+        del item.stash[outcome_key]
+        findings = outcome.findings
         report.glleak = findings  # type: ignore[attr-defined]
         report.user_properties.extend(junit_properties(findings))
-        if findings.get("verdict") in ("leaked", "grew"):
-            if state.raised or report.failed:
-                report.glleak_section = text  # type: ignore[attr-defined]
-            else:
-                report.outcome = "failed"
-                report.longrepr = text
-        return report
+        if not outcome.text:
+            return
+        if outcome.failing and excinfo is not None and isinstance(excinfo.value, LeakFailure):
+            failure = excinfo.value
+            report.longrepr = TextRepr(failure.text, failure.message, failure.location)  # type: ignore[assignment]
+            report.glleak_failed = True  # type: ignore[attr-defined]
+        else:
+            # The test failed or errored for its own reason: that stays its outcome, the leaks a section.
+            report.sections.append((LEAK_SECTION, outcome.text))
 
     def _verdict(self, item: pytest.Item, state: TestState) -> tuple[TestFindings, str] | None:
         """The test's findings and, when it leaked or grew, the full failure text."""

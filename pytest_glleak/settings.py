@@ -264,6 +264,17 @@ OPTIONS: tuple[Option, ...] = (
         metavar="marked|off",
     ),
     Option(
+        "strict_internal",
+        "--glleak-strict-internal",
+        "glleak_strict_internal",
+        "PYTEST_GLLEAK_STRICT_INTERNAL",
+        False,
+        parse_bool,
+        "Make a run whose tests passed exit with code 3 when pytest-glleak caught an error of its own "
+        "(always reported as a warning in the terminal summary and counted in the JSON report).",
+        kind="flag",
+    ),
+    Option(
         "report",
         "--glleak-report",
         "glleak_report",
@@ -343,6 +354,7 @@ class Settings:
     stack_depth: int = 6
     image_min_bytes: int = 65536
     image_trace: str = "marked"
+    strict_internal: bool = False
     report: bool = False
     json: str | None = None
     html: str | None = None

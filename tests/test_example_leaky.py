@@ -67,7 +67,7 @@ def test_both_classic_bugs_of_the_leaky_variant_are_reported(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result, tests = run_leaky_tests(pytester, monkeypatch, "leaky")
-    result.assert_outcomes(failed=2)
+    result.assert_outcomes(errors=2)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
     view = tests["test_thumbnail_view_draws"]

@@ -66,7 +66,7 @@ def _tests(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_terminal_report_default_and_verbose(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_project=PROJECT)
     result = _run(pytester, "--glleak-report")
-    result.assert_outcomes(passed=1, failed=3)
+    result.assert_outcomes(passed=1, errors=3)
     line = _line(pytester, "test_project.py", "SITE-TEXTURE")
     result.stdout.fnmatch_lines(
         [
@@ -86,7 +86,7 @@ def test_json_report_matches_the_schema_and_is_written_atomically(pytester: pyte
     out = pytester.path / "reports"
     out.mkdir()
     result = _run(pytester, f"--glleak-json={out / 'glleak.json'}")
-    result.assert_outcomes(passed=1, failed=3)
+    result.assert_outcomes(passed=1, errors=3)
     assert sorted(path.name for path in out.iterdir()) == ["glleak.json"]  # no temp files left
     doc = json.loads((out / "glleak.json").read_text())
     jsonschema.validate(doc, SCHEMA)
@@ -157,7 +157,7 @@ def test_baseline_flows(pytester: pytest.Pytester) -> None:
 
     first = _run(pytester, f"--glleak-baseline={baseline}")
     first.stdout.fnmatch_lines(["*no known-leak baseline at*--glleak-baseline-update*"])
-    first.assert_outcomes(passed=1, failed=3)
+    first.assert_outcomes(passed=1, errors=3)
 
     record = _run(pytester, f"--glleak-baseline={baseline}", "--glleak-baseline-update")
     record.assert_outcomes(passed=4)
@@ -177,7 +177,7 @@ def test_baseline_flows(pytester: pytest.Pytester) -> None:
         )
     )
     higher = _run(pytester, f"--glleak-baseline={baseline}")
-    higher.assert_outcomes(passed=3, failed=1)
+    higher.assert_outcomes(passed=3, errors=1)
     higher.stdout.fnmatch_lines(["LEAKED test_project.py::test_leaks_two_textures*"])
 
     # A leak from a new site fails too.
@@ -196,7 +196,7 @@ def test_new_site(gl_context):
 """
     )
     new_site = _run(pytester, f"--glleak-baseline={baseline}")
-    new_site.assert_outcomes(passed=4, failed=1)
+    new_site.assert_outcomes(passed=4, errors=1)
     new_site.stdout.fnmatch_lines(["LEAKED test_project.py::test_new_site*"])
 
     # Updating from a -k subset keeps the entries of tests that did not run.

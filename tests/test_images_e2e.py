@@ -189,13 +189,13 @@ def test_leaky_patterns_are_caught_with_their_details(pytester: pytest.Pytester,
     xdist = ("-n", str(workers)) if workers else ()
     result = pytester.runpytest_subprocess(*RUN_ARGS, *xdist, f"--glleak-json={report}")
 
-    result.assert_outcomes(failed=5)
+    result.assert_outcomes(errors=5)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     if workers:  # workers finish in any order: each test still has a pass (call) and an L (teardown)
         progress = next(line for line in result.outlines if line.endswith("[100%]"))
         assert sorted(progress.split()[0]) == sorted(".L" * 5)
     else:
-        result.stdout.fnmatch_lines(["test_leaky.py .L.L.L.L.L *"])
+        result.stdout.fnmatch_lines(["test_leaky.py LLLLL *"])
     for summary in (
         "LEAKED test_leaky.py::test_module_dict - leaked 1 pil_image",
         "LEAKED test_leaky.py::test_array_in_list - leaked 1 ndarray",
@@ -309,7 +309,7 @@ def test_clean_patterns_pass_and_the_before_check_hook_clears_caches(
         assert tests["test_bounded_cache"]["verdict"] == "clean"
     else:
         # Without the hook the cache's four survivors are the test's: the hook is what made it pass.
-        result.assert_outcomes(passed=4, failed=1)
+        result.assert_outcomes(passed=4, errors=1)
         leaked = tests["test_bounded_cache"]["images"]["leaked"]
         assert sorted(item["shape"] for item in leaked) == [[120, 120], [130, 130], [140, 140], [150, 150]]
         assert {item["create_site"][0]["line"] for item in leaked} == {line_of(viewer, "bounded_cache")}
@@ -356,11 +356,11 @@ def test_mode_all_checks_unmarked_tests_and_allow_image_leak_opts_out(
         result.assert_outcomes(passed=4)
         assert doc["summary"]["tests_checked"] == 0
         return
-    result.assert_outcomes(passed=3, failed=1)
+    result.assert_outcomes(passed=3, errors=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
         [
-            "test_modes.py .L... *",
+            "test_modes.py L... *",
             f"*test_modes.py:{line_of(written, 'unmarked')} in test_unmarked_keeps",
             "LEAKED test_modes.py::test_unmarked_keeps - leaked 1 pil_image",
         ]
@@ -565,10 +565,10 @@ def test_mode_all_catches_a_copied_decode_kept_in_a_list(pytester: pytest.Pytest
     report = pytester.path / "report.json"
     result = pytester.runpytest_subprocess(*RUN_ARGS, "--glleak-mode=all", f"--glleak-json={report}")
 
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
         [
-            "test_copies.py .L. *",
+            "test_copies.py L. *",
             "*NumPy array uint8 200x300x3, 175.8 KiB (180,000 B)*",
             "*held by item 0 of list FRAMES in module test_copies*",
             f"*test_copies.py:{line_of(written, 'copy')} in test_copy_kept_in_list",

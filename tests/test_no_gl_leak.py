@@ -102,10 +102,10 @@ def test_each_kind_is_caught_with_count_and_creation_line(pytester: pytest.Pytes
     pytester.makepyfile(test_kind=source)
     report = pytester.path / "report.json"
     result = pytester.runpytest_subprocess("-p", "no:randomly", f"--glleak-json={report}", *args)
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=1, errors=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     line = _create_line(source)
-    result.stdout.fnmatch_lines(["test_kind.py .L. *", f"LEAKED test_kind.py::test_leaks - leaked 1 {kind}*"])
+    result.stdout.fnmatch_lines(["test_kind.py L. *", f"LEAKED test_kind.py::test_leaks - leaked 1 {kind}*"])
     result.stdout.fnmatch_lines([f"*{kind}*test_kind.py:{line} in test_leaks*"])
     tests = _tests_by_name(_json(report))
     leaked = tests["test_leaks"]["gl"]["leaked"]
@@ -148,7 +148,7 @@ def test_every_import_style_is_seen(pytester: pytest.Pytester, style: str) -> No
     source = header + "import pytest\n\n\n@pytest.mark.no_gl_leak\ndef test_leaks(gl_context):\n    " + body
     pytester.makepyfile(test_style=source)
     result = pytester.runpytest_subprocess()
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines([f"*test_style.py:{_create_line(source)} in test_leaks*"])
 
 
@@ -157,9 +157,9 @@ def test_leaks_under_xdist_have_the_same_verdicts(pytester: pytest.Pytester) -> 
         create, delete, _ = KINDS[kind]
         pytester.makepyfile(**{f"test_{kind}": _test_module(create, delete)})
     plain = pytester.runpytest_subprocess("-p", "no:randomly")
-    plain.assert_outcomes(passed=4, failed=4)
+    plain.assert_outcomes(passed=4, errors=4)
     distributed = pytester.runpytest_subprocess("-p", "no:randomly", "-n", "2")
-    distributed.assert_outcomes(passed=4, failed=4)
+    distributed.assert_outcomes(passed=4, errors=4)
     for kind in ("texture", "buffer", "program", "vertex_array"):
         distributed.stdout.fnmatch_lines([f"LEAKED test_{kind}.py::test_leaks - leaked 1 {kind}*"])
 
@@ -318,7 +318,7 @@ def test_not_blamed_for_earlier_leak(gl_context):
 def test_fixture_scopes_and_blame(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_scopes=FIXTURE_SCOPES)
     result = pytester.runpytest_subprocess("-p", "no:randomly", "--glleak-no-cleanup")
-    result.assert_outcomes(passed=3, failed=1)
+    result.assert_outcomes(passed=3, errors=1)
     result.stdout.fnmatch_lines(
         ["LEAKED test_scopes.py::test_function_fixture_leak_is_blamed - leaked 1 buffer*"]
     )
@@ -343,7 +343,7 @@ def test_fails_and_leaks(gl_context):
 def test_own_failure_stays_the_outcome_with_a_leak_section(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_own=OWN_FAILURE)
     result = pytester.runpytest_subprocess()
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*its own failure*", "*glleak: leaks*", "*1 texture*"])
     result.stdout.fnmatch_lines(
         ["FAILED test_own.py::test_fails_and_leaks - AssertionError: its own failure*"]
@@ -375,7 +375,7 @@ def test_cleanup_deletes_leaked_objects_unless_disabled(
 ) -> None:
     pytester.makepyfile(test_cleanup=CLEANUP)
     result = pytester.runpytest_subprocess("-p", "no:randomly", "-s", *args)
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines([f"*{expected}*"])
 
 
@@ -419,10 +419,10 @@ def test_opted_out(gl_context):
 def test_kinds_allow_and_modes(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_allow=KINDS_AND_ALLOW)
     marked = pytester.runpytest_subprocess("-p", "no:randomly")
-    marked.assert_outcomes(passed=4, failed=1)
+    marked.assert_outcomes(passed=4, errors=1)
     marked.stdout.fnmatch_lines(["LEAKED test_allow.py::test_third_texture_not_allowed - leaked 1 texture*"])
     every = pytester.runpytest_subprocess("-p", "no:randomly", "--glleak-mode=all")
-    every.assert_outcomes(passed=3, failed=2)
+    every.assert_outcomes(passed=3, errors=2)
     every.stdout.fnmatch_lines(["LEAKED test_allow.py::test_unmarked_not_checked_in_marked_mode*"])
     off = pytester.runpytest_subprocess("-p", "no:randomly", "--glleak-mode=off")
     off.assert_outcomes(passed=5)

@@ -81,11 +81,11 @@ def test_driver_sweep_reports_textures_created_outside_pyopengl(
         result.assert_outcomes(passed=4)
         assert tests["test_outside_kept"]["gl"]["leaked"] == []
         return
-    result.assert_outcomes(passed=3, failed=1)
+    result.assert_outcomes(passed=3, errors=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
         [
-            "test_outside.py .L... *",
+            "test_outside.py L... *",
             "*texture *, label 'created outside PyOpenGL', in unknown phase",
             "LEAKED test_outside.py::test_outside_kept - leaked 1 texture",
         ]
