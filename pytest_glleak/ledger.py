@@ -21,7 +21,7 @@ from __future__ import annotations
 import ctypes
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from pytest_glleak import _gl_registry as registry
@@ -201,6 +201,8 @@ class Ledger:
         self._slot_count = 0
         self._glfw_windows: dict[int, int] = {}
         self._attached: dict[int, int] = {}
+        #: EGLDisplay of each EGL context created through PyOpenGL: eglTerminate ends them all.
+        self._egl_displays: dict[int, int] = {}
         self._glfw_originals: dict[str, Any] = {}
         self._interceptor: Interceptor | None = None
         self._current_given = current_context is not None
@@ -555,7 +557,7 @@ class Ledger:
         return on_label
 
     def _context_handlers(self) -> dict[str, Handler]:
-        def created(share_index: int) -> Handler:
+        def created(share_index: int, egl: bool = False) -> Handler:
             def on_context_created(args: tuple[Any, ...], result: Any) -> None:
                 handle = as_pointer(result)
                 if not handle:
@@ -566,15 +568,29 @@ class Ledger:
                     known = self._contexts.get(share) or self._register(share, None)
                     group = known.group
                 self.context_created(handle, group)
+                if egl:
+                    self._egl_displays[handle] = as_pointer(args[0])
 
             return on_context_created
 
         def destroyed(args: tuple[Any, ...], result: Any) -> None:
+            self._egl_displays.pop(as_pointer(args[1]), None)
             self.context_destroyed(as_pointer(args[1]))
 
+        def terminated(args: tuple[Any, ...], result: Any) -> None:
+            # eglTerminate destroys every context of the display: what they held died with them.
+            display = as_pointer(args[0])
+            if not result or not display:
+                return
+            for handle, owner in list(self._egl_displays.items()):
+                if owner == display:
+                    del self._egl_displays[handle]
+                    self.context_destroyed(handle)
+
         return {
-            "eglCreateContext": created(2),
+            "eglCreateContext": created(2, egl=True),
             "eglDestroyContext": destroyed,
+            "eglTerminate": terminated,
             "glXCreateContext": created(2),
             "glXCreateNewContext": created(3),
             "glXCreateContextAttribsARB": created(2),
@@ -589,7 +605,12 @@ class Ledger:
             return
         create_window = glfw.create_window
         destroy_window = glfw.destroy_window
-        self._glfw_originals = {"create_window": create_window, "destroy_window": destroy_window}
+        terminate = glfw.terminate
+        self._glfw_originals = {
+            "create_window": create_window,
+            "destroy_window": destroy_window,
+            "terminate": terminate,
+        }
         ledger = self
 
         def create_window_hook(width: int, height: int, title: Any, monitor: Any, share: Any) -> Any:
@@ -620,8 +641,19 @@ class Ledger:
                 if native:
                     ledger.context_destroyed(native)
 
+        def terminate_hook() -> Any:
+            # glfw.terminate() destroys every window: what their contexts held died with them.
+            try:
+                return terminate()
+            finally:
+                natives = list(ledger._glfw_windows.values())
+                ledger._glfw_windows.clear()
+                for native in natives:
+                    ledger.context_destroyed(native)
+
         glfw.create_window = create_window_hook
         glfw.destroy_window = destroy_window_hook
+        glfw.terminate = terminate_hook
 
     def _glfw_native(self, glfw: Any, window: Any) -> int:
         """The platform context handle of a glfw window: made current for a moment, then put back.
@@ -916,7 +948,12 @@ class _CurrentBinding:
     """The context current in this thread (EGL or GLX), to put back after glIs* checks and cleanup."""
 
     def __init__(self, restore: Callable[[], None]) -> None:
-        self.restore = restore
+        self._restore = restore
+
+    def restore(self) -> None:
+        """Put the captured binding back; never raises (its context or display may be gone by now)."""
+        with suppress(Exception):
+            self._restore()
 
     @staticmethod
     def capture(ledger: Ledger) -> _CurrentBinding:
@@ -933,7 +970,8 @@ class _CurrentBinding:
 
         def restore_registered() -> None:
             if entry is not None and entry.make_current is not None and (ledger._current() or 0) != handle:
-                entry.make_current()
+                with suppress(Exception):  # destroyed or terminated meanwhile: nothing to put back
+                    entry.make_current()
 
         return _CurrentBinding(restore_registered)
 

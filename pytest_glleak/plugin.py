@@ -6,6 +6,7 @@ verdicts in ``runner``; output in ``reporting`` / ``report``. State lives in ``c
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -38,6 +39,10 @@ baseline_key = pytest.StashKey[Baseline | None]()
 internal_key = pytest.StashKey[InternalErrors]()
 
 _PLUGIN_NAMES = ("glleak-runner", "glleak-report", "glleak-xdist")
+
+
+class GLContextRecreatedWarning(pytest.PytestWarning):
+    """The session's GL context was destroyed or made unusable by foreign code, and made anew."""
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -137,6 +142,10 @@ def gl_context(pytestconfig: pytest.Config) -> GLContext:
     ``--glleak-backend``. Between tests the plugin makes it current again and resets its state (nothing
     bound, error flags drained). Tests that use it are skipped, with the reason and an install hint, when
     no context can be made, or error with ``--glleak-require-gl``.
+
+    When foreign code destroys the context, terminates its EGL display or calls ``glfw.terminate()``, the
+    test that did so gets one error saying so, and the plugin makes a new native context inside this same
+    object (``native_handle``, ``framebuffer`` and ``share_group`` change) for the next tests.
     """
     provider = pytestconfig.stash[provider_key]
     try:
@@ -144,7 +153,7 @@ def gl_context(pytestconfig: pytest.Config) -> GLContext:
     except ContextUnavailable as exc:
         _unavailable(pytestconfig, exc)
         raise  # unreachable: skip() and fail() raise
-    context.make_current()
+    provider.make_current()
     return context
 
 
@@ -226,30 +235,64 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    provider = item.config.stash[provider_key]
     # fixturenames is the closure: a fixture built on gl_context counts too.
-    if "gl_context" in getattr(item, "fixturenames", ()):
-        try:
-            item.config.stash[provider_key].restore()
-        except PASS_THROUGH:
-            raise
-        except ContextUnavailable:
-            raise
-        except BaseException as exc:
-            raise plugin_error("restoring the GL context before the set-up", item.nodeid, exc) from exc
+    uses_gl = "gl_context" in getattr(item, "fixturenames", ())
+    try:
+        if uses_gl:
+            provider.restore()
+    except PASS_THROUGH:
+        raise
+    except ContextUnavailable as exc:
+        _unavailable(item.config, exc)
+    except BaseException as exc:
+        raise plugin_error("restoring the GL context before the set-up", item.nodeid, exc) from exc
+    finally:
+        lost = provider.take_lost()
+        if lost is not None:
+            # Broken between tests (a wider fixture's teardown, the plugin's own check): no test to blame.
+            warnings.warn(
+                GLContextRecreatedWarning(
+                    f"pytest-glleak: the GL context of this session was destroyed or made unusable before "
+                    f"{item.nodeid} ({lost}); a new context was made"
+                ),
+                stacklevel=1,
+            )
+
+
+def _settle_context(item: pytest.Item) -> str | None:
+    """Destroy the test's extra contexts and make the session context current (anew if the test broke
+    it); the message for the test's error when it did."""
+    provider = item.config.stash[provider_key]
+    try:
+        provider.destroy_extra()
+    except PASS_THROUGH:
+        raise
+    except ContextUnavailable as exc:
+        return f"pytest-glleak: during {item.nodeid}: {exc}"
+    except BaseException as exc:
+        # Never mask the teardown's own error; the next test's set-up restores the context.
+        item.config.stash[internal_key].record("destroying gl_context_factory contexts", exc)
+        return None
+    lost = provider.take_lost()
+    if lost is None:
+        return None
+    return (
+        f"pytest-glleak: the GL context of this session was destroyed or made unusable during "
+        f"{item.nodeid} ({lost}); a new context was made for the next tests"
+    )
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, Any]:
     try:
-        return (yield)
-    finally:
-        provider = item.config.stash[provider_key]
-        try:
-            provider.destroy_extra()
-            if provider.context is not None:
-                provider.context.make_current()
-        except PASS_THROUGH:
-            raise
-        except BaseException as exc:
-            # Never mask the teardown's own error; the next test's set-up restores the context.
-            item.config.stash[internal_key].record("destroying gl_context_factory contexts", exc)
+        result = yield
+    except BaseException:
+        message = _settle_context(item)
+        if message is not None:
+            item.add_report_section("teardown", "glleak", message)
+        raise
+    message = _settle_context(item)
+    if message is not None:
+        pytest.fail(message, pytrace=False)
+    return result

@@ -34,7 +34,10 @@ def environment(config: pytest.Config, provider: ContextProvider, settings: Sett
     from pytest_glleak.gl import pyopengl_platform
 
     return collect_environment(
-        provider.context, pyopengl_platform=pyopengl_platform() or "default", mode=settings.mode
+        provider.context,
+        pyopengl_platform=pyopengl_platform() or "default",
+        mode=settings.mode,
+        contexts_recreated=provider.contexts_recreated,
     )
 
 

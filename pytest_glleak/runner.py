@@ -27,6 +27,7 @@ from pytest_glleak.errors import (
     plugin_error,
 )
 from pytest_glleak.findings import LeakedGLObject, LeakedImage, TestFindings
+from pytest_glleak.gl import ContextUnavailable
 from pytest_glleak.gl.provider import ContextProvider
 from pytest_glleak.images import ImageTracker, format_image_leaks
 from pytest_glleak.ledger import Ledger, LiveObject, format_gl_leaks
@@ -247,8 +248,9 @@ class CheckRunner:
             except Exception as exc:
                 self.internal.record("stopping the image window", exc)
         try:
-            if self.provider.context is not None:
-                self.provider.context.make_current()
+            self.provider.make_current()  # anew when foreign code broke it
+        except ContextUnavailable:
+            pass  # no new context could be made: the test's teardown said so already
         except Exception as exc:
             self.internal.record("making the GL context current after a failed check", exc)
 
@@ -502,8 +504,8 @@ class CheckRunner:
     def _cleanup(self, leaked: list[LiveObject]) -> None:
         if leaked and self.settings.cleanup:
             self.ledger.delete(leaked)
-        if self.provider.context is not None:
-            self.provider.context.make_current()
+        with contextlib.suppress(ContextUnavailable):  # the test's teardown said so already
+            self.provider.make_current()  # anew when the test broke it
 
 
 def _clear_frames(exception: BaseException) -> None:

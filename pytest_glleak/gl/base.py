@@ -194,6 +194,26 @@ class GLContext:
     def _destroy_native(self) -> None:
         raise NotImplementedError
 
+    def lost(self) -> str | None:
+        """Why the native context can no longer be used (foreign code destroyed it or terminated its
+        display or window system), or None while it can."""
+        return None
+
+    def _rebuild(self) -> None:
+        raise ContextUnavailable(f"the {self.backend} backend cannot make a new context in place")
+
+    def rebuild(self) -> None:
+        """Make a new native context inside this object, current on return, after :meth:`lost`.
+
+        The object stays the same (so a session fixture's value stays valid); ``native_handle``,
+        ``framebuffer``, ``share_group`` and the GL strings are those of the new context.
+        """
+        self._fbo_renderbuffers = None
+        self.framebuffer = 0
+        self.share_group = next(_share_groups)
+        self._rebuild()
+        self.destroyed = False
+
     @property
     def native_handle(self) -> int:
         """The window system's handle of this context (EGLContext, GLFWwindow...)."""

@@ -43,6 +43,34 @@ EGL_CONTEXT_OPENGL_COMPATIBILITY_PROFILE_BIT = 0x2
 EGL_PLATFORM_DEVICE_EXT = 0x313F
 EGL_PLATFORM_SURFACELESS_MESA = 0x31DD
 EGL_DRM_DEVICE_FILE_EXT = 0x3233
+EGL_CONFIG_ID = 0x3028
+
+#: EGL error names, for messages that say what foreign code did to the plugin's context.
+EGL_ERRORS = {
+    0x3000: "EGL_SUCCESS",
+    0x3001: "EGL_NOT_INITIALIZED",
+    0x3002: "EGL_BAD_ACCESS",
+    0x3003: "EGL_BAD_ALLOC",
+    0x3004: "EGL_BAD_ATTRIBUTE",
+    0x3005: "EGL_BAD_CONFIG",
+    0x3006: "EGL_BAD_CONTEXT",
+    0x3007: "EGL_BAD_CURRENT_SURFACE",
+    0x3008: "EGL_BAD_DISPLAY",
+    0x3009: "EGL_BAD_MATCH",
+    0x300A: "EGL_BAD_NATIVE_PIXMAP",
+    0x300B: "EGL_BAD_NATIVE_WINDOW",
+    0x300C: "EGL_BAD_PARAMETER",
+    0x300D: "EGL_BAD_SURFACE",
+    0x300E: "EGL_CONTEXT_LOST",
+}
+
+
+def egl_error_text(code: int) -> str:
+    """``EGL error 0x3006 EGL_BAD_CONTEXT``: the code and, when known, its name."""
+    code &= 0xFFFFFFFF
+    name = EGL_ERRORS.get(code)
+    return f"EGL error 0x{code:04x}" + (f" {name}" if name else "")
+
 
 INSTALL_HINT = (
     "install Mesa's EGL and GL drivers (Debian/Ubuntu: apt-get install libegl1 libegl-mesa0 "
@@ -84,6 +112,7 @@ class _EGL:
             "eglDestroySurface": (ctypes.c_uint32, [_vp, _vp]),
             "eglMakeCurrent": (ctypes.c_uint32, [_vp, _vp, _vp, _vp]),
             "eglGetCurrentContext": (_vp, []),
+            "eglQueryContext": (ctypes.c_uint32, [_vp, _vp, ctypes.c_int32, ctypes.POINTER(ctypes.c_int32)]),
             "eglGetError": (ctypes.c_int32, []),
             "eglReleaseThread": (ctypes.c_uint32, []),
         }
@@ -220,37 +249,53 @@ class EGLContext(GLContext):
         height: int,
         share_with: EGLContext | None = None,
     ) -> None:
-        egl = display.egl
-        self._egl = egl
+        self._egl = display.egl
         self._display = display
-        if not egl.eglBindAPI(EGL_OPENGL_API):
-            raise ContextUnavailable("eglBindAPI(EGL_OPENGL_API) failed: the driver has no desktop GL")
-        config, has_pbuffer = self._choose_config(display)
-        share = share_with._handle if share_with is not None else None
-        handle, made_version = self._create(display, config, share, profile, version)
+        self._requested_profile = profile
+        self._requested_version = version
+        handle, surface, made_version = self._build(display, profile, version, width, height, share_with)
         self._handle: int = handle
-        self._surface: int | None = None
-        if has_pbuffer:
-            self._surface = (
-                egl.eglCreatePbufferSurface(
-                    display.handle, config, _attribs([EGL_WIDTH, width, EGL_HEIGHT, height])
-                )
-                or None
-            )
-        if self._surface is None and "EGL_KHR_surfaceless_context" not in display.extensions:
-            egl.eglDestroyContext(display.handle, handle)
-            raise ContextUnavailable("EGL gave neither a pbuffer nor EGL_KHR_surfaceless_context")
+        self._surface: int | None = surface
         super().__init__(
             backend=display.backend,
             profile=profile,
             width=width,
             height=height,
-            loader=ProcLoader(egl.get_proc_address),
+            loader=ProcLoader(display.egl.get_proc_address),
             share_group=share_with.share_group if share_with is not None else None,
         )
         self.device = display.device
         self.make_current()
         self._finish_init(needs_fbo=self._surface is None, requested=made_version)
+
+    def _build(
+        self,
+        display: EGLDisplay,
+        profile: str,
+        version: tuple[int, int] | None,
+        width: int,
+        height: int,
+        share_with: EGLContext | None,
+    ) -> tuple[int, int | None, tuple[int, int] | None]:
+        """A new native context and its pbuffer (None: surfaceless) on ``display``."""
+        egl = display.egl
+        if not egl.eglBindAPI(EGL_OPENGL_API):
+            raise ContextUnavailable("eglBindAPI(EGL_OPENGL_API) failed: the driver has no desktop GL")
+        config, has_pbuffer = self._choose_config(display)
+        share = share_with._handle if share_with is not None else None
+        handle, made_version = self._create(display, config, share, profile, version)
+        surface: int | None = None
+        if has_pbuffer:
+            surface = (
+                egl.eglCreatePbufferSurface(
+                    display.handle, config, _attribs([EGL_WIDTH, width, EGL_HEIGHT, height])
+                )
+                or None
+            )
+        if surface is None and "EGL_KHR_surfaceless_context" not in display.extensions:
+            egl.eglDestroyContext(display.handle, handle)
+            raise ContextUnavailable("EGL gave neither a pbuffer nor EGL_KHR_surfaceless_context")
+        return handle, surface, made_version
 
     @staticmethod
     def _choose_config(display: EGLDisplay) -> tuple[int, bool]:
@@ -316,7 +361,7 @@ class EGLContext(GLContext):
         wanted = f"{version[0]}.{version[1]}" if version else "3.3 or newer"
         raise ContextUnavailable(
             f"the driver on {display.backend} ({display.device}) refused a {profile} OpenGL {wanted} "
-            f"context (EGL error 0x{egl.eglGetError() & 0xFFFFFFFF:04x})"
+            f"context ({egl_error_text(egl.eglGetError())})"
         )
 
     @property
@@ -329,7 +374,43 @@ class EGLContext(GLContext):
         if egl.eglGetCurrentContext() == self._handle:
             return
         if not egl.eglMakeCurrent(self._display.handle, self._surface, self._surface, self._handle):
-            raise ContextUnavailable(f"eglMakeCurrent failed (EGL error 0x{egl.eglGetError():04x})")
+            raise ContextUnavailable(f"eglMakeCurrent failed ({egl_error_text(egl.eglGetError())})")
+
+    def lost(self) -> str | None:
+        """Why this context can no longer be used (destroyed, display terminated), or None.
+
+        A context destroyed while current stays current (and seems to work) until released, so the
+        handle is looked up on its display rather than compared with the current one.
+        """
+        value = ctypes.c_int32()
+        egl = self._egl
+        if egl.eglQueryContext(self._display.handle, self._handle, EGL_CONFIG_ID, ctypes.byref(value)):
+            return None
+        return egl_error_text(egl.eglGetError())
+
+    def _rebuild(self) -> None:
+        egl = self._egl
+        display = self._display
+        # What is left of the old context and pbuffer (a zombie still current, a live pbuffer of a
+        # destroyed context) is released; the old handle itself may be another context's by now.
+        if egl.eglGetCurrentContext() == self._handle:
+            egl.eglMakeCurrent(display.handle, None, None, None)
+        if self._surface:
+            egl.eglDestroySurface(display.handle, self._surface)
+        self._surface = None
+        egl.eglGetError()
+        if not _initialize(egl, display.handle):  # again after a foreign eglTerminate: allowed by EGL
+            raise ContextUnavailable(
+                f"eglInitialize of the {display.backend} display failed ({egl_error_text(egl.eglGetError())})"
+            )
+        display.extensions = set((egl.eglQueryString(display.handle, EGL_EXTENSIONS) or b"").decode().split())
+        handle, surface, made_version = self._build(
+            display, self._requested_profile, self._requested_version, self.width, self.height, None
+        )
+        self._handle = handle
+        self._surface = surface
+        self.make_current()
+        self._finish_init(needs_fbo=self._surface is None, requested=made_version)
 
     def is_current(self) -> bool:
         return bool(self._egl.eglGetCurrentContext() == self._handle)

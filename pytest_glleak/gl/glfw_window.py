@@ -61,12 +61,34 @@ class GLFWContext(GLContext):
     ) -> None:
         glfw = _glfw()
         self._glfw = glfw
-        self._window: Any = None
+        self._requested_profile = profile
+        self._requested_version = version
+        window, made = self._build(profile, version, width, height, share_with)
+        self._window: Any = window
+        super().__init__(
+            backend="glfw",
+            profile=profile,
+            width=width,
+            height=height,
+            loader=ProcLoader(lambda name: int(glfw.get_proc_address(name) or 0)),
+            share_group=share_with.share_group if share_with is not None else None,
+        )
+        self.device = "x11" if os.environ.get("DISPLAY") else "wayland"
+        self.make_current()
+        self._finish_init(needs_fbo=False, requested=made)
+
+    def _build(
+        self,
+        profile: str,
+        version: tuple[int, int] | None,
+        width: int,
+        height: int,
+        share_with: GLFWContext | None,
+    ) -> tuple[Any, tuple[int, int] | None]:
+        glfw = self._glfw
         candidates: list[tuple[int, int] | None] = [version] if version else list(CORE_VERSIONS)
         if profile == "compat" and not version:
             candidates.append(None)
-        window = None
-        made: tuple[int, int] | None = None
         for candidate in candidates:
             glfw.default_window_hints()
             glfw.window_hint(glfw.VISIBLE, glfw.FALSE)
@@ -84,23 +106,31 @@ class GLFWContext(GLContext):
             share = share_with._window if share_with is not None else None
             window = glfw.create_window(width, height, "pytest-glleak", None, share)
             if window:
-                made = candidate
-                break
-        if not window:
-            raise ContextUnavailable(
-                f"glfw could not create a hidden window with a {profile} OpenGL context "
-                f"({f'{version[0]}.{version[1]}' if version else '3.3 or newer'})"
-            )
-        self._window = window
-        super().__init__(
-            backend="glfw",
-            profile=profile,
-            width=width,
-            height=height,
-            loader=ProcLoader(lambda name: int(glfw.get_proc_address(name) or 0)),
-            share_group=share_with.share_group if share_with is not None else None,
+                return window, candidate
+        raise ContextUnavailable(
+            f"glfw could not create a hidden window with a {profile} OpenGL context "
+            f"({f'{version[0]}.{version[1]}' if version else '3.3 or newer'})"
         )
-        self.device = "x11" if os.environ.get("DISPLAY") else "wayland"
+
+    def lost(self) -> str | None:
+        """ "glfw was terminated" after foreign ``glfw.terminate()`` (the window died with it), else None."""
+        # Any glfw call needs glfw initialised; the raw timer is never 0 otherwise.
+        try:
+            if self._glfw.get_timer_value() == 0:
+                return "glfw was terminated"
+        except Exception as exc:  # a project's glfw.ERROR_REPORTING = "raise" with glfw terminated
+            return f"glfw was terminated ({exc})"
+        return None
+
+    def _rebuild(self) -> None:
+        if self.lost() is not None:
+            _initialised.clear()
+        self._glfw = _glfw()
+        self._window = None
+        window, made = self._build(
+            self._requested_profile, self._requested_version, self.width, self.height, None
+        )
+        self._window = window
         self.make_current()
         self._finish_init(needs_fbo=False, requested=made)
 
@@ -120,7 +150,8 @@ class GLFWContext(GLContext):
         self._glfw.make_context_current(None)
 
     def _destroy_native(self) -> None:
-        self._glfw.destroy_window(self._window)
+        if self.lost() is None:  # after glfw.terminate() the window is gone already
+            self._glfw.destroy_window(self._window)
 
 
 def create_glfw_context(

@@ -27,6 +27,9 @@ class ContextProvider:
         #: Called with each context this provider creates or destroys (the ledger listens).
         self.on_create: list[Callable[[GLContext], object]] = []
         self.on_destroy: list[Callable[[GLContext], object]] = []
+        #: How many times the session context was made anew after foreign code broke it.
+        self.contexts_recreated = 0
+        self._lost: str | None = None
 
     @property
     def context(self) -> GLContext | None:
@@ -77,26 +80,86 @@ class ContextProvider:
         return context
 
     def destroy_extra(self) -> None:
-        """Destroy every extra context and make the session context current again."""
+        """Destroy every extra context and make the session context current again (never raises
+        for a session context that foreign code broke: see :meth:`make_current`)."""
         while self.extra:
             context = self.extra.pop()
             for listener in self.on_destroy:
                 listener(context)
-            context.destroy()
-        if self._context is not None:
-            self._context.make_current()
+            try:
+                context.destroy()
+            except Exception:  # its display or window system may be gone with the session context's
+                pass
+        if self._failure is None:  # once no new context could be made, that was said once
+            self.make_current()
+
+    def make_current(self) -> None:
+        """Make the session context current, making it anew when foreign code broke it.
+
+        A context destroyed, or whose display (or glfw) was terminated, is noticed here: the ledger
+        forgets what died with it (``on_destroy``), a new native context is made inside the same
+        :class:`GLContext` object and registered again (``on_create``), and :meth:`take_lost` then
+        tells what happened. A context that was merely released is made current again silently. Raises
+        :class:`ContextUnavailable` only when no new context can be made.
+        """
+        context = self._context
+        if context is None:
+            return
+        if self._failure is not None:
+            raise self._failure
+        reason = context.lost()
+        if reason is None:
+            try:
+                context.make_current()
+                return
+            except ContextUnavailable as exc:
+                reason = str(exc)
+        for listener in self.on_destroy:
+            listener(context)
+        try:
+            context.rebuild()
+        except ContextUnavailable as exc:
+            self._failure = ContextUnavailable(
+                f"the session's GL context was destroyed or made unusable ({reason}) and no new one "
+                f"could be made: {exc}"
+            )
+            self._lost = reason
+            raise self._failure from exc
+        self.contexts_recreated += 1
+        self._lost = reason
+        for listener in self.on_create:
+            listener(context)
+
+    def take_lost(self) -> str | None:
+        """Why the session context was last made anew (an EGL error, "glfw was terminated"), once."""
+        reason, self._lost = self._lost, None
+        return reason
 
     def restore(self) -> list[int]:
         """Make the session context current and reset its state; returns drained GL errors."""
         if self._context is None:
             return []
-        self._context.make_current()
+        self.make_current()
         return self._context.reset_state()
 
     def close(self) -> None:
-        self.destroy_extra()
-        if self._context is not None:
+        """Destroy every context; never raises (it runs at the end of the session)."""
+        while self.extra:
+            context = self.extra.pop()
             for listener in self.on_destroy:
-                listener(self._context)
-            self._context.destroy()
-            self._context = None
+                listener(context)
+            try:
+                context.destroy()
+            except Exception:
+                pass
+        session = self._context
+        self._context = None
+        if session is None:
+            return
+        for listener in self.on_destroy:
+            listener(session)
+        try:
+            if session.lost() is None:
+                session.destroy()
+        except Exception:
+            pass
