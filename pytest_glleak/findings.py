@@ -7,7 +7,7 @@ JSON, HTML and the baseline read only these shapes, never live objects.
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Literal, TypedDict
 
 from pytest_glleak._gl_registry import KINDS
 
@@ -16,6 +16,10 @@ FINDINGS_VERSION = 1
 
 #: The 13 GL object kinds, in report order (generated from the Khronos registry).
 GL_KINDS: tuple[str, ...] = KINDS
+
+
+#: A test's verdict: nothing leaked, leaked, memory grew, only leaks the baseline accepts, not checked.
+Verdict = Literal["clean", "leaked", "grew", "known", "skipped"]
 
 
 class Frame(TypedDict):
@@ -82,7 +86,7 @@ class TestFindings(TypedDict, total=False):
 
     nodeid: str
     checks: list[str]  # which checks ran: "gl", "images", "memory"
-    verdict: str  # "clean", "leaked", "grew", "known" (matched the baseline), "skipped"
+    verdict: Verdict
     gl: GLSection
     images: ImageSection
     memory: MemorySection

@@ -205,7 +205,7 @@ def gl_ledger(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> Le
 
 
 @pytest.fixture
-def memory_baseline(pytestconfig: pytest.Config) -> MemoryBaseline:
+def memory_baseline(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> MemoryBaseline:
     """A memory baseline calibrated when the test starts (full GC, ``malloc_trim``, then RSS, USS, Python
     heap when tracemalloc is on, live image buffers, open file descriptors, threads).
 
@@ -214,6 +214,9 @@ def memory_baseline(pytestconfig: pytest.Config) -> MemoryBaseline:
     """
     baseline = MemoryBaseline(pytestconfig.stash[images_key])
     baseline.calibrate()
+    state = request.node.stash.get(state_key, None)
+    if state is not None:  # the fds and threads it saw open are reported with the test's findings
+        state.memory = baseline
     return baseline
 
 

@@ -20,8 +20,7 @@ from pytest_glleak.html_report import render_html
 from pytest_glleak.report import RunReport, build_json, collect_environment, terminal_lines, write_json
 from pytest_glleak.runner import LEAK_SECTION
 from pytest_glleak.settings import Settings
-
-LEAKED_VERDICTS = ("leaked", "grew")
+from pytest_glleak.verdict import FAILING, outcome_of
 
 
 def _worker(report: pytest.TestReport) -> str | None:
@@ -104,24 +103,19 @@ class ReportCollector:
                 self._outcomes[nodeid] = "skipped"
             return
         findings: TestFindings | None = getattr(report, "glleak", None)
-        outcome = self._outcomes.pop(nodeid, "error")
-        if outcome not in ("skipped", "error"):
+        before_teardown = self._outcomes.pop(nodeid, "error")
+        if before_teardown not in ("skipped", "error"):
             self._ran.append(nodeid)  # tests that did not really run keep their baseline entries
         if findings is None:
             return
-        verdict = findings.get("verdict")
-        if getattr(report, "glleak_failed", False):
-            outcome = "leaked"
-        elif report.failed:
-            outcome = "error"
-        elif verdict in LEAKED_VERDICTS:
+        failed_by_check = bool(getattr(report, "glleak_failed", False))
+        if findings.get("verdict") in FAILING and not failed_by_check and not report.failed:
             # The test failed for its own reason; pytest shows no section of a passing teardown, so
             # the leaks are printed in the terminal summary.
             text = next((content for name, content in report.sections if name == LEAK_SECTION), None)
             if text:
                 self._unshown_leaks.append((nodeid, text))
-        elif verdict == "known" and outcome == "passed":
-            outcome = "known"
+        outcome = outcome_of(before_teardown, findings.get("verdict"), failed_by_check, report.failed)
         self.run.add(
             findings, outcome, process_rss=getattr(report, "glleak_rss", None), worker=_worker(report)
         )

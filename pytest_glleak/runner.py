@@ -26,19 +26,18 @@ from pytest_glleak.errors import (
     TextRepr,
     plugin_error,
 )
-from pytest_glleak.findings import LeakedGLObject, LeakedImage, TestFindings
+from pytest_glleak.findings import TestFindings
 from pytest_glleak.gl import ContextUnavailable
 from pytest_glleak.gl.provider import ContextProvider
-from pytest_glleak.images import ImageTracker, format_image_leaks
-from pytest_glleak.ledger import Ledger, LiveObject, format_gl_leaks
+from pytest_glleak.images import ImageTracker
+from pytest_glleak.ledger import Ledger, LiveObject
 from pytest_glleak.memory import MemoryBaseline, format_growth_table, steady_state_verdict
 from pytest_glleak.report import junit_properties
-from pytest_glleak.settings import Settings
+from pytest_glleak.settings import Settings, with_marker
+from pytest_glleak.verdict import FAILING, Growth, decide
 
 #: The report section that carries leak text when a test failed for its own reason.
 LEAK_SECTION = "glleak: leaks"
-#: Verdicts that fail a test that otherwise passed.
-FAILING_VERDICTS = ("leaked", "grew")
 
 
 @dataclasses.dataclass
@@ -140,7 +139,14 @@ class CheckRunner:
             item.stash[state_key] = state
             self._active = state
             if plan.images is not None:
-                min_bytes = plan.images.min_bytes or self.settings.image_min_bytes
+                settings = self.settings
+                if plan.images.min_bytes is not None:  # the marker layer wins over every other
+                    settings = with_marker(
+                        settings,
+                        {"image_min_bytes": plan.images.min_bytes},
+                        f"marker no_image_leak on {item.nodeid}",
+                    )
+                min_bytes = settings.image_min_bytes
                 precise = plan.images_explicit and self.settings.image_trace == "marked"
                 state.image_token = self.images.start(item.nodeid, min_bytes, precise=precise)
             if plan.gl is not None and self.settings.driver_sweep:
@@ -232,7 +238,7 @@ class CheckRunner:
         if verdict is None:
             return None
         findings, text = verdict
-        failing = findings.get("verdict") in FAILING_VERDICTS and not state.raised
+        failing = findings.get("verdict") in FAILING and not state.raised
         item.stash[outcome_key] = CheckOutcome(findings, text, failing)
         if failing:
             message = findings.get("message", "leaked")
@@ -264,12 +270,7 @@ class CheckRunner:
     ) -> Generator[None, Any, Any]:
         # Objects made while a wider-scoped fixture is set up belong to that fixture, not the test.
         if fixturedef.scope == "function":
-            value = yield
-            if isinstance(value, MemoryBaseline):
-                state = request.node.stash.get(state_key, None)
-                if state is not None:
-                    state.memory = value
-            return value
+            return (yield)
         owner = self.ledger.owner
         self.ledger.owner = f"fixture:{fixturedef.scope}"
         self.images.set_phase(f"fixture:{fixturedef.scope}")
@@ -394,7 +395,6 @@ class CheckRunner:
         item.ihook.pytest_glleak_before_check(item=item)
         checks: list[str] = []
         findings: TestFindings = {"nodeid": item.nodeid}
-        texts: list[str] = []
         leaked_gl: list[LiveObject] = []
         if plan.gl is not None and (
             plan.gl_explicit or state.sweep is not None or self.ledger.touched_since(state.mark)
@@ -436,46 +436,18 @@ class CheckRunner:
             findings["checks"] = checks
             return findings, ""
         findings["checks"] = checks
-        gl_leaks: list[LeakedGLObject] = findings["gl"]["leaked"] if "gl" in findings else []
-        image_leaks: list[LeakedImage] = findings["images"]["leaked"] if "images" in findings else []
-        grew = bool(state.growth and state.growth["grew"])
-        if self.settings.baseline_update and (gl_leaks or image_leaks or grew):
-            # Recording a baseline accepts today's leaks: the run passes and the file records them.
-            findings["verdict"] = "known"
-            findings["message"] = "recorded into the known-leak baseline (--glleak-baseline-update)"
-            findings["known"] = [findings["message"]]
-            self._cleanup(leaked_gl)
-            return findings, ""
-        if self.baseline is not None:
-            verdict = self.baseline.compare(findings)
-            if verdict.known:
-                findings["known"] = list(verdict.known)
-            if not verdict.regressions and (gl_leaks or image_leaks or grew):
-                findings["verdict"] = "known"
-                findings["message"] = "leaks within the known-leak baseline: " + "; ".join(verdict.known)
-                self._cleanup(leaked_gl)
-                return findings, ""
-            if verdict.regressions:
-                texts.append(
-                    "Regressions against the known-leak baseline:\n  " + "\n  ".join(verdict.regressions)
-                )
-        summary: list[str] = []
-        if gl_leaks:
-            summary.append(_count_phrase(gl_leaks, "GL object"))
-            texts.append(format_gl_leaks(gl_leaks))
-        if image_leaks:
-            summary.append(_count_phrase(image_leaks, "image buffer"))
-            texts.append(format_image_leaks(image_leaks))
-        if grew and state.growth is not None:
-            summary.append(f"memory grew {state.growth['per_iteration']:,} bytes per repetition")
-            texts.append(state.growth["text"])
-        if summary:
-            findings["verdict"] = "grew" if grew and not (gl_leaks or image_leaks) else "leaked"
-            findings["message"] = "leaked " + ", ".join(summary) if (gl_leaks or image_leaks) else summary[0]
-        else:
-            findings["verdict"] = "clean"
+        growth = None
+        if state.growth is not None:
+            growth = Growth(
+                grew=bool(state.growth["grew"]),
+                per_iteration=int(state.growth["per_iteration"]),
+                limit=int(state.growth["limit"]),
+                table=state.growth["table"],
+                text=state.growth["text"],
+            )
+        decision = decide(findings, growth, self.baseline, recording=self.settings.baseline_update)
         self._cleanup(leaked_gl)
-        return findings, "\n\n".join(texts)
+        return decision.findings, decision.text
 
     def _outside_since(
         self, sweep: frozenset[tuple[str, int]], kinds: tuple[str, ...] | None
@@ -553,11 +525,3 @@ def _apply_allow(leaked: list[LiveObject], allow: dict[str, int] | Any) -> list[
             continue
         kept.append(record)
     return kept
-
-
-def _count_phrase(items: list[Any], noun: str) -> str:
-    by_kind: dict[str, int] = {}
-    for entry in items:
-        by_kind[entry["kind"]] = by_kind.get(entry["kind"], 0) + 1
-    parts = [f"{count} {kind}{'s' if count != 1 else ''}" for kind, count in by_kind.items()]
-    return ", ".join(parts) if parts else f"0 {noun}s"

@@ -36,10 +36,6 @@ class ContextProvider:
         """The session context if it exists already (never creates one)."""
         return self._context
 
-    @property
-    def failure(self) -> ContextUnavailable | None:
-        return self._failure
-
     def get(self) -> GLContext:
         """The session context, created on first call; raises the (cached) reason it cannot be."""
         if self._context is not None:
