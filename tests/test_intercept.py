@@ -32,7 +32,7 @@ SCRIPT = textwrap.dedent(
     from OpenGL.GL import glGenTextures as early_gen, glDeleteTextures as early_delete
     import OpenGL.raw.GL.VERSION.GL_3_3 as raw33
     import OpenGL.platform
-    from pytest_glleak.intercept import Interceptor
+    from pytest_glleak.ledger.intercept import Interceptor
     from pytest_glleak.ledger import Ledger
 
     facts = {}

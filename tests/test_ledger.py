@@ -13,10 +13,10 @@ import sys
 import numpy as np
 import pytest
 
-from pytest_glleak import _gl_registry as registry
-from pytest_glleak import ledger_args
 from pytest_glleak.findings import GL_KINDS, LeakedGLObject
-from pytest_glleak.ledger import Ledger, LedgerView, format_gl_leaks
+from pytest_glleak.ledger import Ledger, LedgerView, registry
+from pytest_glleak.ledger import args as ledger_args
+from pytest_glleak.ledger_report import format_gl_leaks
 from pytest_glleak.sites import capture, format_site
 
 

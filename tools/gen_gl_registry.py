@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Generate ``pytest_glleak/_gl_registry.py`` from the Khronos GL registry (``gl.xml``).
+"""Generate ``pytest_glleak/ledger/registry.py`` from the Khronos GL registry (``gl.xml``).
 
 Usage: ``python tools/gen_gl_registry.py /path/to/gl.xml [output.py]``
 
 The create/delete/query entry points of every object kind are found through the registry's own
 ``class="texture"`` (etc.) annotations on parameters and return values, never by name patterns, and
-their ARB/EXT/APPLE/OES/KHR aliases through ``<alias>``/suffix matching. Storage, bind and label calls are
+their ARB/EXT/APPLE/OES/KHR aliases through ``<alias>``/suffix matching. Storage and label calls are
 a fixed list of names whose parameter positions are read from the registry.
 """
 
@@ -53,13 +53,6 @@ STORAGE_PARAMS = (
     "target", "level", "levels", "samples", "internalformat", "width", "height", "depth", "format", "type",
     "size", "imageSize",
 )
-BIND_BASES = (
-    "glBindTexture", "glBindTextureUnit", "glBindBuffer", "glBindBufferBase", "glBindBufferRange",
-    "glBindRenderbuffer", "glBindFramebuffer", "glBindVertexArray", "glBindSampler",
-    "glBindTransformFeedback", "glBindProgramPipeline", "glBeginQuery", "glBeginQueryIndexed",
-    "glQueryCounter", "glNewList",
-)
-ACTIVE_TEXTURE = ("glActiveTexture",)
 LABEL_CALLS = ("glObjectLabel", "glObjectPtrLabel", "glLabelObjectEXT")
 # KHR_debug object identifiers (and EXT_debug_label types) -> kind.
 LABEL_IDENTIFIERS = {
@@ -121,8 +114,6 @@ CUBE_FACES = (
     "GL_TEXTURE_CUBE_MAP_POSITIVE_X", "GL_TEXTURE_CUBE_MAP_NEGATIVE_X", "GL_TEXTURE_CUBE_MAP_POSITIVE_Y",
     "GL_TEXTURE_CUBE_MAP_NEGATIVE_Y", "GL_TEXTURE_CUBE_MAP_POSITIVE_Z", "GL_TEXTURE_CUBE_MAP_NEGATIVE_Z",
 )
-OTHER_ENUMS = ("GL_TEXTURE0", "GL_FRAMEBUFFER", "GL_DRAW_FRAMEBUFFER", "GL_READ_FRAMEBUFFER",
-               "GL_SYNC_FENCE")
 
 
 def _base(name: str) -> str:
@@ -216,18 +207,6 @@ def generate(xml_path: Path) -> str:
             positions["object"] = names.index(kind)
         storage[name] = (kind, positions)
 
-    bind: dict[str, tuple[str, int, int]] = {}
-    for name in with_aliases(BIND_BASES):
-        command = commands[name]
-        names = _param_names(command)
-        for index, param in enumerate(command.findall("param")):
-            cls = param.get("class")
-            if cls in CLASS_TO_KIND or (name == "glNewList" and names[index] == "list"):
-                kind = CLASS_TO_KIND.get(cls or "", "display_list")
-                target = names.index("target") if "target" in names else -1
-                unit = names.index("unit") if "unit" in names else -1
-                bind[name] = (kind, target if target >= 0 else unit, index)
-                break
     labels: dict[str, tuple[int, int, int, int]] = {}
     for name in with_aliases(LABEL_CALLS):
         names = _param_names(commands[name])
@@ -236,16 +215,11 @@ def generate(xml_path: Path) -> str:
         object_param = "ptr" if "ptr" in names else ("name" if "identifier" in names else "object")
         obj = names.index(object_param)
         labels[name] = (identifier, obj, names.index("length"), names.index("label"))
-    active_texture = with_aliases(ACTIVE_TEXTURE)
 
     def enum_map(table: dict[str, int]) -> dict[int, int]:
         return {enums[name]: value for name, value in sorted(table.items()) if name in enums}
 
     label_kinds = {enums[name]: kind for name, kind in sorted(LABEL_IDENTIFIERS.items()) if name in enums}
-    texture_targets = {enums[name]: enums[name] for name in TEXTURE_TARGETS if name in enums}
-    for face in CUBE_FACES:
-        texture_targets[enums[face]] = enums["GL_TEXTURE_CUBE_MAP"]
-    other = {name: enums[name] for name in OTHER_ENUMS}
     # Storage calls that name a target ask GL which object is bound there (glGetIntegerv), instead of
     # hooking every bind call: kind -> target -> the binding query enum.
     texture_binding: dict[int, int] = {}
@@ -264,11 +238,6 @@ def generate(xml_path: Path) -> str:
         "buffer": buffer_binding,
         "renderbuffer": {enums["GL_RENDERBUFFER"]: enums["GL_RENDERBUFFER_BINDING"]},
     }
-    aliases: dict[str, list[str]] = {}
-    for table in (create, delete):
-        for name in table:
-            aliases.setdefault(_base(name), []).append(name)
-
     missing = [kind for kind in KINDS if kind not in {entry[0] for entry in create.values()}]
     if missing:
         raise SystemExit(f"registry has no create entry point for {missing}")
@@ -298,9 +267,6 @@ def generate(xml_path: Path) -> str:
         f"    {literal(sorted(set(KINDS) - set(PER_CONTEXT)))}",
         ")",
         "",
-        "#: Object kinds whose names live in one namespace (shaders and programs share one).",
-        "NAMESPACES: dict[str, str] = {kind: kind for kind in KINDS} | {\"shader\": \"program\"}",
-        "",
         "#: create entry point -> (kind, shape, count param index, names param index).",
         "#: shape: 'array' (names written into a caller's array), 'return' (one name returned),",
         "#: 'range' (glGenLists: a base name is returned for `range` consecutive names).",
@@ -316,22 +282,11 @@ def generate(xml_path: Path) -> str:
         "#: storage call -> (kind, {parameter: index}); 'object' is present for direct-state-access calls.",
         f"STORAGE: dict[str, tuple[str, dict[str, int]]] = {literal(storage)}",
         "",
-        "#: bind call -> (kind, target-or-unit param index or -1, name param index). Not hooked: binds",
-        "#: are the hottest GL calls; reserved-vs-live is settled by glIs* at verdict time, and storage",
-        "#: calls ask GL for the bound object (BINDING_QUERY). Kept to document what makes objects exist.",
-        f"BIND: dict[str, tuple[str, int, int]] = {literal(bind)}",
-        "",
-        "#: glActiveTexture and aliases (texture binds are per unit).",
-        f"ACTIVE_TEXTURE: tuple[str, ...] = {tuple(active_texture)!r}",
-        "",
         "#: label call -> (identifier index or -1, object index, length index, label index).",
         f"LABEL: dict[str, tuple[int, int, int, int]] = {literal(labels)}",
         "",
         "#: glObjectLabel identifier -> kind.",
         f"LABEL_KINDS: dict[int, str] = {literal(label_kinds)}",
-        "",
-        "#: texture image target -> binding target (cube faces map to GL_TEXTURE_CUBE_MAP).",
-        f"TEXTURE_TARGETS: dict[int, int] = {literal(texture_targets)}",
         "",
         "#: internal format -> bytes per texel.",
         f"FORMAT_BYTES: dict[int, int] = {literal(enum_map(FORMAT_BYTES))}",
@@ -344,12 +299,6 @@ def generate(xml_path: Path) -> str:
         "#: kind -> storage-call target -> the glGetIntegerv enum naming the object bound there.",
         f"BINDING_QUERY: dict[str, dict[int, int]] = {literal(binding_query)}",
         "",
-        "#: Enum values the interception needs.",
-        f"ENUMS: dict[str, int] = {literal(other)}",
-        "",
-        "#: canonical entry point -> itself and its suffixed aliases seen in CREATE/DELETE.",
-        f"ALIASES: dict[str, list[str]] = {literal(aliases)}",
-        "",
     ]
     return "\n".join(parts)
 
@@ -359,7 +308,7 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     source = Path(argv[1])
-    default = Path(__file__).resolve().parent.parent / "pytest_glleak" / "_gl_registry.py"
+    default = Path(__file__).resolve().parent.parent / "pytest_glleak" / "ledger" / "registry.py"
     target = Path(argv[2]) if len(argv) > 2 else default
     target.write_text(generate(source))
     print(f"wrote {target}")

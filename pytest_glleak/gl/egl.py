@@ -112,6 +112,8 @@ class _EGL:
             "eglDestroySurface": (ctypes.c_uint32, [_vp, _vp]),
             "eglMakeCurrent": (ctypes.c_uint32, [_vp, _vp, _vp, _vp]),
             "eglGetCurrentContext": (_vp, []),
+            "eglGetCurrentDisplay": (_vp, []),
+            "eglGetCurrentSurface": (_vp, [ctypes.c_int32]),
             "eglQueryContext": (ctypes.c_uint32, [_vp, _vp, ctypes.c_int32, ctypes.POINTER(ctypes.c_int32)]),
             "eglGetError": (ctypes.c_int32, []),
             "eglReleaseThread": (ctypes.c_uint32, []),

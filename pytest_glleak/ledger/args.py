@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy
 
-from pytest_glleak import _gl_registry as registry
+from pytest_glleak.ledger import registry
 
 _ndarray = numpy.ndarray
 

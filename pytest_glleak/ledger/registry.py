@@ -28,9 +28,6 @@ SHARED_KINDS: frozenset[str] = frozenset(
     ["buffer", "display_list", "program", "renderbuffer", "sampler", "shader", "sync", "texture"]
 )
 
-#: Object kinds whose names live in one namespace (shaders and programs share one).
-NAMESPACES: dict[str, str] = {kind: kind for kind in KINDS} | {"shader": "program"}
-
 #: create entry point -> (kind, shape, count param index, names param index).
 #: shape: 'array' (names written into a caller's array), 'return' (one name returned),
 #: 'range' (glGenLists: a base name is returned for `range` consecutive names).
@@ -315,44 +312,6 @@ STORAGE: dict[str, tuple[str, dict[str, int]]] = {
     ),
 }
 
-#: bind call -> (kind, target-or-unit param index or -1, name param index). Not hooked: binds
-#: are the hottest GL calls; reserved-vs-live is settled by glIs* at verdict time, and storage
-#: calls ask GL for the bound object (BINDING_QUERY). Kept to document what makes objects exist.
-BIND: dict[str, tuple[str, int, int]] = {
-    "glBeginQuery": ("query", 0, 1),
-    "glBeginQueryARB": ("query", 0, 1),
-    "glBeginQueryEXT": ("query", 0, 1),
-    "glBeginQueryIndexed": ("query", 0, 2),
-    "glBindBuffer": ("buffer", 0, 1),
-    "glBindBufferARB": ("buffer", 0, 1),
-    "glBindBufferBase": ("buffer", 0, 2),
-    "glBindBufferBaseEXT": ("buffer", 0, 2),
-    "glBindBufferRange": ("buffer", 0, 2),
-    "glBindBufferRangeEXT": ("buffer", 0, 2),
-    "glBindFramebuffer": ("framebuffer", 0, 1),
-    "glBindFramebufferEXT": ("framebuffer", 0, 1),
-    "glBindFramebufferOES": ("framebuffer", 0, 1),
-    "glBindProgramPipeline": ("program_pipeline", -1, 0),
-    "glBindProgramPipelineEXT": ("program_pipeline", -1, 0),
-    "glBindRenderbuffer": ("renderbuffer", 0, 1),
-    "glBindRenderbufferEXT": ("renderbuffer", 0, 1),
-    "glBindRenderbufferOES": ("renderbuffer", 0, 1),
-    "glBindSampler": ("sampler", 0, 1),
-    "glBindTexture": ("texture", 0, 1),
-    "glBindTextureEXT": ("texture", 0, 1),
-    "glBindTextureUnit": ("texture", 0, 1),
-    "glBindTransformFeedback": ("transform_feedback", 0, 1),
-    "glBindVertexArray": ("vertex_array", -1, 0),
-    "glBindVertexArrayAPPLE": ("vertex_array", -1, 0),
-    "glBindVertexArrayOES": ("vertex_array", -1, 0),
-    "glNewList": ("display_list", -1, 0),
-    "glQueryCounter": ("query", 1, 0),
-    "glQueryCounterEXT": ("query", 1, 0),
-}
-
-#: glActiveTexture and aliases (texture binds are per unit).
-ACTIVE_TEXTURE: tuple[str, ...] = ("glActiveTexture", "glActiveTextureARB")
-
 #: label call -> (identifier index or -1, object index, length index, label index).
 LABEL: dict[str, tuple[int, int, int, int]] = {
     "glLabelObjectEXT": (0, 1, 2, 3),
@@ -382,27 +341,6 @@ LABEL_KINDS: dict[int, str] = {
     37201: "buffer",
     37203: "query",
     37204: "vertex_array",
-}
-
-#: texture image target -> binding target (cube faces map to GL_TEXTURE_CUBE_MAP).
-TEXTURE_TARGETS: dict[int, int] = {
-    3552: 3552,
-    3553: 3553,
-    32879: 32879,
-    34037: 34037,
-    34067: 34067,
-    34069: 34067,
-    34070: 34067,
-    34071: 34067,
-    34072: 34067,
-    34073: 34067,
-    34074: 34067,
-    35864: 35864,
-    35866: 35866,
-    35882: 35882,
-    36873: 36873,
-    37120: 37120,
-    37122: 37122,
 }
 
 #: internal format -> bytes per texel.
@@ -568,62 +506,4 @@ BINDING_QUERY: dict[str, dict[int, int]] = {
         37120: 37124,
         37122: 37125,
     },
-}
-
-#: Enum values the interception needs.
-ENUMS: dict[str, int] = {
-    "GL_DRAW_FRAMEBUFFER": 36009,
-    "GL_FRAMEBUFFER": 36160,
-    "GL_READ_FRAMEBUFFER": 36008,
-    "GL_SYNC_FENCE": 37142,
-    "GL_TEXTURE0": 33984,
-}
-
-#: canonical entry point -> itself and its suffixed aliases seen in CREATE/DELETE.
-ALIASES: dict[str, list[str]] = {
-    "glCreateBuffers": ["glCreateBuffers"],
-    "glCreateFramebuffers": ["glCreateFramebuffers"],
-    "glCreateProgram": ["glCreateProgram"],
-    "glCreateProgramObject": ["glCreateProgramObjectARB"],
-    "glCreateProgramPipelines": ["glCreateProgramPipelines"],
-    "glCreateQueries": ["glCreateQueries"],
-    "glCreateRenderbuffers": ["glCreateRenderbuffers"],
-    "glCreateSamplers": ["glCreateSamplers"],
-    "glCreateShader": ["glCreateShader"],
-    "glCreateShaderObject": ["glCreateShaderObjectARB"],
-    "glCreateShaderProgram": ["glCreateShaderProgramEXT"],
-    "glCreateShaderProgramv": ["glCreateShaderProgramv", "glCreateShaderProgramvEXT"],
-    "glCreateSyncFromCLevent": ["glCreateSyncFromCLeventARB"],
-    "glCreateTextures": ["glCreateTextures"],
-    "glCreateTransformFeedbacks": ["glCreateTransformFeedbacks"],
-    "glCreateVertexArrays": ["glCreateVertexArrays"],
-    "glDeleteBuffers": ["glDeleteBuffers", "glDeleteBuffersARB"],
-    "glDeleteFramebuffers": ["glDeleteFramebuffers", "glDeleteFramebuffersEXT", "glDeleteFramebuffersOES"],
-    "glDeleteLists": ["glDeleteLists"],
-    "glDeleteObject": ["glDeleteObjectARB"],
-    "glDeleteProgram": ["glDeleteProgram"],
-    "glDeleteProgramPipelines": ["glDeleteProgramPipelines", "glDeleteProgramPipelinesEXT"],
-    "glDeleteQueries": ["glDeleteQueries", "glDeleteQueriesARB", "glDeleteQueriesEXT"],
-    "glDeleteRenderbuffers": [
-        "glDeleteRenderbuffers",
-        "glDeleteRenderbuffersEXT",
-        "glDeleteRenderbuffersOES",
-    ],
-    "glDeleteSamplers": ["glDeleteSamplers"],
-    "glDeleteShader": ["glDeleteShader"],
-    "glDeleteSync": ["glDeleteSync", "glDeleteSyncAPPLE"],
-    "glDeleteTextures": ["glDeleteTextures", "glDeleteTexturesEXT"],
-    "glDeleteTransformFeedbacks": ["glDeleteTransformFeedbacks"],
-    "glDeleteVertexArrays": ["glDeleteVertexArrays", "glDeleteVertexArraysAPPLE", "glDeleteVertexArraysOES"],
-    "glFenceSync": ["glFenceSync", "glFenceSyncAPPLE"],
-    "glGenBuffers": ["glGenBuffers", "glGenBuffersARB"],
-    "glGenFramebuffers": ["glGenFramebuffers", "glGenFramebuffersEXT", "glGenFramebuffersOES"],
-    "glGenLists": ["glGenLists"],
-    "glGenProgramPipelines": ["glGenProgramPipelines", "glGenProgramPipelinesEXT"],
-    "glGenQueries": ["glGenQueries", "glGenQueriesARB", "glGenQueriesEXT"],
-    "glGenRenderbuffers": ["glGenRenderbuffers", "glGenRenderbuffersEXT", "glGenRenderbuffersOES"],
-    "glGenSamplers": ["glGenSamplers"],
-    "glGenTextures": ["glGenTextures", "glGenTexturesEXT"],
-    "glGenTransformFeedbacks": ["glGenTransformFeedbacks"],
-    "glGenVertexArrays": ["glGenVertexArrays", "glGenVertexArraysAPPLE", "glGenVertexArraysOES"],
 }

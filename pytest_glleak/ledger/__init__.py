@@ -1,0 +1,25 @@
+"""The GL object ledger: every GL object created through PyOpenGL, where it was made, and whether it lives.
+
+No pytest imports in this package. Modules, one job each:
+
+- :mod:`~pytest_glleak.ledger.core`: the :class:`Ledger` (install, recording, marks and queries).
+- :mod:`~pytest_glleak.ledger.view`: :class:`LedgerView`, the per-test view behind ``gl_ledger``.
+- :mod:`~pytest_glleak.ledger.records`: :class:`LiveObject`, record states and the key layout.
+- :mod:`~pytest_glleak.ledger.contexts`: the registry of contexts and share groups.
+- :mod:`~pytest_glleak.ledger.handlers`: the recording handlers built from the registry.
+- :mod:`~pytest_glleak.ledger.intercept`: the hooks on PyOpenGL's raw functions.
+- :mod:`~pytest_glleak.ledger.glfw_hooks`: glfw window create/destroy/terminate hooks.
+- :mod:`~pytest_glleak.ledger.args`: GL call arguments as ints, storage sizes in bytes.
+- :mod:`~pytest_glleak.ledger.gl_functions`: the raw GL functions the ledger calls itself.
+- :mod:`~pytest_glleak.ledger.confirm`: glIs* confirmation and cleanup deletes.
+- :mod:`~pytest_glleak.ledger.sweep`: the driver sweep for objects no hook saw.
+- :mod:`~pytest_glleak.ledger.registry`: tables generated from the Khronos registry (gl.xml).
+"""
+
+from __future__ import annotations
+
+from pytest_glleak.ledger.core import Ledger
+from pytest_glleak.ledger.records import LiveObject
+from pytest_glleak.ledger.view import LedgerView
+
+__all__ = ["Ledger", "LedgerView", "LiveObject"]

@@ -1,0 +1,132 @@
+"""Asking the driver: glIs* confirmation of recorded objects and the cleanup deletes of leaked ones.
+
+Each record is checked (or deleted) with a context of its share group current (its own context for
+per-context kinds), made current for the work and the user's binding restored after. No pytest imports.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from pytest_glleak.gl.current import CurrentBinding
+from pytest_glleak.ledger.gl_functions import DELETERS, gl_function, is_function
+from pytest_glleak.ledger.records import DEFERRED, LIVE, RESERVED, SHARED, LiveObject
+
+if TYPE_CHECKING:
+    from pytest_glleak.ledger.core import Ledger
+
+__all__ = ["confirm", "delete"]
+
+Work = Callable[[LiveObject], "bool | None"]
+
+
+def confirm(ledger: Ledger, records: list[LiveObject]) -> list[LiveObject]:
+    """The records the driver still knows (glIs*); those it does not are dropped from the ledger."""
+    kept: list[LiveObject] = []
+    with in_contexts(ledger, records) as run:
+        for record in records:
+            verdict = run(record, _probe)
+            if verdict is False:
+                ledger._forget(record)
+            else:
+                kept.append(record)
+    return kept
+
+
+def _probe(record: LiveObject) -> bool | None:
+    query = is_function(record.kind)
+    if query is None:
+        return None
+    try:
+        exists = bool(query(record.name))
+    except Exception:
+        return None
+    if record.state == RESERVED:
+        # Binds are not hooked: a glGen'd name the driver knows was bound (or begun) since.
+        if exists:
+            record.state = LIVE
+        return None  # glIs* is false for a name still only reserved: keep it, as reserved
+    return exists
+
+
+def delete(ledger: Ledger, records: list[LiveObject]) -> int:
+    """Delete the records' objects through GL where a context of theirs exists; returns how many."""
+    deleted = 0
+    with in_contexts(ledger, records) as run:
+        for record in records:
+            if run(record, _delete_one):
+                ledger._forget(record)
+                deleted += 1
+    return deleted
+
+
+def _delete_one(record: LiveObject) -> bool | None:
+    deleter = DELETERS.get(record.kind)
+    if deleter is None:
+        return None
+    function = gl_function(deleter)
+    if function is None:
+        return None
+    name = record.name
+    try:
+        if record.kind == "sync":
+            function(ctypes.c_void_p(name))
+        elif record.kind in DEFERRED:
+            function(name)
+        elif record.kind == "display_list":
+            function(name, 1)
+        else:
+            function(1, (ctypes.c_uint32 * 1)(name))
+    except Exception:
+        return None
+    return True
+
+
+@contextmanager
+def in_contexts(
+    ledger: Ledger, records: list[LiveObject]
+) -> Iterator[Callable[[LiveObject, Work], bool | None]]:
+    """Runs per-record GL work with a context of the record's group current (None: none available)."""
+    saved = CurrentBinding.capture(ledger._current, ledger._contexts) if records else None
+    cache: dict[tuple[bool, int], bool] = {}
+
+    def run(record: LiveObject, work: Work) -> bool | None:
+        shared = record.kind in SHARED
+        slot_key = (shared, record.context)
+        usable = cache.get(slot_key)
+        if usable is None:
+            usable = cache[slot_key] = _make_current_for(ledger, shared, record.context)
+        if not usable:
+            return None
+        return work(record)
+
+    try:
+        with ledger.suspended():
+            yield run
+    finally:
+        if saved is not None:
+            saved.restore()
+
+
+def _make_current_for(ledger: Ledger, shared: bool, context: int) -> bool:
+    contexts = ledger._contexts
+    handle = ledger._current() or 0
+    entry = contexts.get(handle)
+    if entry is not None and (entry.group == context if shared else entry.handle == context):
+        return True
+    if shared:
+        candidates = [contexts[h] for h in ledger._groups.get(context, ()) if h in contexts]
+    else:
+        candidates = [contexts[context]] if context in contexts else []
+    for candidate in candidates:
+        if candidate.make_current is None:
+            continue
+        try:
+            candidate.make_current()
+        except Exception:
+            continue
+        return True
+    return False

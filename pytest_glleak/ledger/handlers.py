@@ -1,0 +1,197 @@
+"""The recording handlers, built from the generated registry: create, delete, storage, label, contexts.
+
+Each handler runs after its GL call returned, on every call of a hooked entry point: the hot path. They
+are closures over locals (the ledger's bound methods, the registry's parameter positions), so a call
+does no lookups beyond what it must.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pytest_glleak.ledger import registry
+from pytest_glleak.ledger.args import StorageSpec, as_count, as_name, as_names, as_pointer, label_text
+from pytest_glleak.ledger.gl_functions import bound_object
+from pytest_glleak.ledger.intercept import Handler
+from pytest_glleak.ledger.records import (
+    LIVE,
+    NAME_BITS,
+    NAME_MASK,
+    NAMESPACE,
+    RESERVABLE,
+    RESERVED,
+    SLOT_SHIFT,
+)
+
+if TYPE_CHECKING:
+    from pytest_glleak.ledger.core import Ledger
+
+__all__ = ["build_handlers"]
+
+
+def build_handlers(ledger: Ledger) -> dict[str, Handler]:
+    """A handler for every hooked entry point, recording into ``ledger``."""
+    handlers: dict[str, Handler] = {}
+    for function_name, (kind, shape, count_index, names_index) in registry.CREATE.items():
+        handlers[function_name] = create_handler(ledger, function_name, kind, shape, count_index, names_index)
+    for function_name, (kind, shape, count_index, names_index) in registry.DELETE.items():
+        handlers[function_name] = delete_handler(ledger, kind, shape, count_index, names_index)
+    for function_name, (kind, positions) in registry.STORAGE.items():
+        handlers[function_name] = storage_handler(ledger, function_name, kind, positions)
+    for function_name, indices in registry.LABEL.items():
+        handlers[function_name] = label_handler(ledger, indices)
+    handlers.update(context_handlers(ledger))
+    return handlers
+
+
+def create_handler(
+    ledger: Ledger, function_name: str, kind: str, shape: str, count_index: int, names_index: int
+) -> Handler:
+    add = ledger._add
+    if shape == "array":
+        state = RESERVED if function_name.startswith("glGen") and kind in RESERVABLE else LIVE
+
+        def on_create_array(args: tuple[Any, ...], result: Any) -> None:
+            add(kind, as_names(args[names_index], as_count(args[count_index])), state)
+
+        return on_create_array
+    if shape == "range":
+
+        def on_create_range(args: tuple[Any, ...], result: Any) -> None:
+            base = as_name(result)
+            if base:
+                add(kind, range(base, base + as_count(args[count_index])), LIVE)
+
+        return on_create_range
+
+    def on_create_return(args: tuple[Any, ...], result: Any) -> None:
+        add(kind, (as_pointer(result) if kind == "sync" else as_name(result),), LIVE)
+
+    return on_create_return
+
+
+def delete_handler(ledger: Ledger, kind: str, shape: str, count_index: int, names_index: int) -> Handler:
+    remove = ledger._remove
+    if shape == "array":
+
+        def on_delete_array(args: tuple[Any, ...], result: Any) -> None:
+            if len(args) == 1:  # glDeleteTextures(ids) through a wrapper that passed only the array
+                remove(kind, as_names(args[0], -1))
+            else:
+                remove(kind, as_names(args[names_index], as_count(args[count_index])))
+
+        return on_delete_array
+    if shape == "range":
+
+        def on_delete_range(args: tuple[Any, ...], result: Any) -> None:
+            base = as_name(args[names_index])
+            if base:
+                remove(kind, range(base, base + as_count(args[count_index])))
+
+        return on_delete_range
+
+    def on_delete_single(args: tuple[Any, ...], result: Any) -> None:
+        value = args[names_index]
+        remove(kind, (as_pointer(value) if kind == "sync" else as_name(value),))
+
+    return on_delete_single
+
+
+def storage_handler(ledger: Ledger, function_name: str, kind: str, positions: dict[str, int]) -> Handler:
+    spec = StorageSpec(kind, positions)
+    extract = spec.extract
+    is_image = spec.is_image
+    target_index = positions.get("target", -1)
+    object_index = positions.get("object", -1)
+    binding_queries = registry.BINDING_QUERY.get(kind, {})
+    namespace_bits = NAMESPACE[kind] << NAME_BITS
+    contexts = ledger._contexts
+
+    def on_storage(args: tuple[Any, ...], result: Any) -> None:
+        handle = ledger._current() or 0
+        if object_index >= 0:
+            name = args[object_index]
+            if type(name) is not int:
+                name = as_name(name)
+        else:
+            query = binding_queries.get(args[target_index])
+            if query is None:
+                return  # a proxy target (no storage) or one the registry does not know
+            name = bound_object(query)
+        if not name:
+            return
+        entry = contexts.get(handle) or ledger._register(handle, None)
+        key = (name & NAME_MASK) | namespace_bits | (entry.group_slot << SLOT_SHIFT)
+        record = ledger._live.get(key)
+        if record is None:
+            return
+        record.state = LIVE
+        values = extract(args)
+        if is_image:
+            levels = record.storage if type(record.storage) is dict else {}
+            levels[(values[spec.target_at], values[spec.level_at])] = (spec, values)
+            record.storage = levels
+        else:
+            record.storage = (spec, values)
+
+    return on_storage
+
+
+def label_handler(ledger: Ledger, indices: tuple[int, int, int, int]) -> Handler:
+    identifier_index, object_index, length_index, label_index = indices
+
+    def on_label(args: tuple[Any, ...], result: Any) -> None:
+        if identifier_index >= 0:
+            kind = registry.LABEL_KINDS.get(int(args[identifier_index]))
+            name = as_name(args[object_index])
+        else:
+            kind, name = "sync", as_pointer(args[object_index])
+        if kind is None or not name:
+            return
+        record = ledger._live.get(ledger._key(kind, name, ledger._entry()))
+        if record is not None:
+            record.label = label_text(args[label_index], as_name(args[length_index]))
+
+    return on_label
+
+
+def context_handlers(ledger: Ledger) -> dict[str, Handler]:
+    def created(share_index: int, egl: bool = False) -> Handler:
+        def on_context_created(args: tuple[Any, ...], result: Any) -> None:
+            handle = as_pointer(result)
+            if not handle:
+                return
+            share = as_pointer(args[share_index]) if share_index < len(args) else 0
+            group = None
+            if share:
+                known = ledger._contexts.get(share) or ledger._register(share, None)
+                group = known.group
+            ledger.context_created(handle, group)
+            if egl:
+                ledger._egl_displays[handle] = as_pointer(args[0])
+
+        return on_context_created
+
+    def destroyed(args: tuple[Any, ...], result: Any) -> None:
+        ledger._egl_displays.pop(as_pointer(args[1]), None)
+        ledger.context_destroyed(as_pointer(args[1]))
+
+    def terminated(args: tuple[Any, ...], result: Any) -> None:
+        # eglTerminate destroys every context of the display: what they held died with them.
+        display = as_pointer(args[0])
+        if not result or not display:
+            return
+        for handle, owner in list(ledger._egl_displays.items()):
+            if owner == display:
+                del ledger._egl_displays[handle]
+                ledger.context_destroyed(handle)
+
+    return {
+        "eglCreateContext": created(2, egl=True),
+        "eglDestroyContext": destroyed,
+        "eglTerminate": terminated,
+        "glXCreateContext": created(2),
+        "glXCreateNewContext": created(3),
+        "glXCreateContextAttribsARB": created(2),
+        "glXDestroyContext": destroyed,
+    }
