@@ -37,7 +37,7 @@ from pytest_glleak.ledger_args import (
     label_text,
     storage_size,
 )
-from pytest_glleak.ledger_report import format_gl_leaks
+from pytest_glleak.report.gl_text import format_gl_leaks
 from pytest_glleak.sites import capture
 
 __all__ = [

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from pytest_glleak import marks
-from pytest_glleak.baseline import Baseline
 from pytest_glleak.errors import (
     PASS_THROUGH,
     InternalErrors,
@@ -30,15 +29,17 @@ from pytest_glleak.findings import LeakedGLObject, LeakedImage, TestFindings
 from pytest_glleak.gl import ContextUnavailable
 from pytest_glleak.gl.provider import ContextProvider
 from pytest_glleak.images import ImageTracker, format_image_leaks
-from pytest_glleak.ledger import Ledger, LiveObject, format_gl_leaks
+from pytest_glleak.ledger import Ledger, LiveObject
 from pytest_glleak.memory import MemoryBaseline, format_growth_table, steady_state_verdict
-from pytest_glleak.report import junit_properties
+from pytest_glleak.report.baseline import Baseline
+from pytest_glleak.report.gl_text import format_gl_leaks
+from pytest_glleak.report.junit import junit_properties
+from pytest_glleak.report.run import FAILING_VERDICTS
+from pytest_glleak.report.text import count_phrase
 from pytest_glleak.settings import Settings
 
 #: The report section that carries leak text when a test failed for its own reason.
 LEAK_SECTION = "glleak: leaks"
-#: Verdicts that fail a test that otherwise passed.
-FAILING_VERDICTS = ("leaked", "grew")
 
 
 @dataclasses.dataclass
@@ -559,5 +560,5 @@ def _count_phrase(items: list[Any], noun: str) -> str:
     by_kind: dict[str, int] = {}
     for entry in items:
         by_kind[entry["kind"]] = by_kind.get(entry["kind"], 0) + 1
-    parts = [f"{count} {kind}{'s' if count != 1 else ''}" for kind, count in by_kind.items()]
-    return ", ".join(parts) if parts else f"0 {noun}s"
+    parts = [count_phrase(count, kind) for kind, count in by_kind.items()]
+    return ", ".join(parts) if parts else count_phrase(0, noun)

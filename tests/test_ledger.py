@@ -16,7 +16,8 @@ import pytest
 from pytest_glleak import _gl_registry as registry
 from pytest_glleak import ledger_args
 from pytest_glleak.findings import GL_KINDS, LeakedGLObject
-from pytest_glleak.ledger import Ledger, LedgerView, format_gl_leaks
+from pytest_glleak.ledger import Ledger, LedgerView
+from pytest_glleak.report.gl_text import format_gl_leaks
 from pytest_glleak.sites import capture, format_site
 
 

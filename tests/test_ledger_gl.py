@@ -44,7 +44,8 @@ SCRIPT = textwrap.dedent(
         sys.exit(0)
     import numpy as np
     import OpenGL.GL as gl
-    from pytest_glleak.ledger import Ledger, LedgerView, format_gl_leaks
+    from pytest_glleak.ledger import Ledger, LedgerView
+    from pytest_glleak.report.gl_text import format_gl_leaks
 
     ledger = Ledger(stack_depth=4)
     ledger.install()

@@ -15,18 +15,12 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
-from pytest_glleak.report import (
-    RunReport,
-    build_json,
-    creation_sites,
-    dumps,
-    format_bytes,
-    junit_properties,
-    kind_phrase,
-    outcome_for,
-    terminal_lines,
-    write_json,
-)
+from pytest_glleak.report.json_report import build_json, dumps, write_json
+from pytest_glleak.report.junit import junit_properties
+from pytest_glleak.report.run import RunReport, outcome_for
+from pytest_glleak.report.sites import creation_sites
+from pytest_glleak.report.terminal import terminal_lines
+from pytest_glleak.report.text import format_bytes, kind_phrase
 
 SCHEMA = json.loads((Path(__file__).parent / "glleak_report.schema.json").read_text())
 UPLOAD = ("viewer/render.py", 88, "upload")

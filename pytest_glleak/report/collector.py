@@ -11,17 +11,18 @@ from typing import Any
 
 import pytest
 
-from pytest_glleak import baseline as baseline_module
-from pytest_glleak.atomic import write_text_atomic
 from pytest_glleak.errors import InternalErrors
 from pytest_glleak.findings import TestFindings
 from pytest_glleak.gl.provider import ContextProvider
-from pytest_glleak.html_report import render_html
-from pytest_glleak.report import RunReport, build_json, collect_environment, terminal_lines, write_json
+from pytest_glleak.report import baseline as baseline_module
+from pytest_glleak.report.atomic import write_text_atomic
+from pytest_glleak.report.html import render_html
+from pytest_glleak.report.json_report import build_json, write_json
+from pytest_glleak.report.run import FAILING_VERDICTS, RunReport, collect_environment
+from pytest_glleak.report.terminal import terminal_lines
+from pytest_glleak.report.text import LEAKED
 from pytest_glleak.runner import LEAK_SECTION
 from pytest_glleak.settings import Settings
-
-LEAKED_VERDICTS = ("leaked", "grew")
 
 
 def _worker(report: pytest.TestReport) -> str | None:
@@ -78,7 +79,7 @@ class ReportCollector:
             return "", "", ""
         if report.when == "teardown":
             if getattr(report, "glleak_failed", False):
-                return "error", "L", "LEAKED"
+                return "error", "L", LEAKED
             if report.passed:
                 return "passed", ".", "PASSED"
         return None
@@ -114,7 +115,7 @@ class ReportCollector:
             outcome = "leaked"
         elif report.failed:
             outcome = "error"
-        elif verdict in LEAKED_VERDICTS:
+        elif verdict in FAILING_VERDICTS:
             # The test failed for its own reason; pytest shows no section of a passing teardown, so
             # the leaks are printed in the terminal summary.
             text = next((content for name, content in report.sections if name == LEAK_SECTION), None)
