@@ -34,6 +34,11 @@ GL_KINDS: tuple[str, ...] = (
 #: A test's verdict: nothing leaked, leaked, memory grew, only leaks the baseline accepts, not checked.
 Verdict = Literal["clean", "leaked", "grew", "known", "skipped"]
 
+#: Verdicts that fail a test that otherwise passed.
+FAILING_VERDICTS: tuple[Verdict, ...] = ("leaked", "grew")
+#: Verdicts a report lists (the failing ones and leaks the baseline accepted).
+REPORTED_VERDICTS: tuple[Verdict, ...] = (*FAILING_VERDICTS, "known")
+
 
 class Frame(TypedDict):
     """One frame of a creation site, innermost (the creating call) first."""

@@ -1,7 +1,7 @@
 """pytest-glleak's entry point (``pytest11: glleak``): options, markers, fixtures, report header.
 
 Thin glue: measurement lives in ``gl/``, ``ledger``, ``images`` and ``memory``; the per-test protocol and
-verdicts in ``runner``; output in ``reporting`` / ``report``. State lives in ``config.stash``.
+verdicts in ``runner``; output in ``report/``. State lives in ``config.stash``.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 
-from pytest_glleak import hooks, marks, outputs
+from pytest_glleak import hooks, marks
 from pytest_glleak import settings as settings_module
-from pytest_glleak.baseline import Baseline, load_baseline
 from pytest_glleak.errors import PASS_THROUGH, InternalErrors, plugin_error
 from pytest_glleak.gl import (
     ContextUnavailable,
@@ -27,7 +26,9 @@ from pytest_glleak.gl.provider import ContextProvider
 from pytest_glleak.images import ImageTracker
 from pytest_glleak.ledger import Ledger, LedgerView
 from pytest_glleak.memory import MemoryBaseline
-from pytest_glleak.reporting import ReportCollector, XdistHooks, environment, report_header_lines
+from pytest_glleak.report import outputs
+from pytest_glleak.report.baseline import Baseline, BaselineError, load_baseline
+from pytest_glleak.report.collector import ReportCollector, XdistHooks, environment, report_header_lines
 from pytest_glleak.runner import CheckRunner, state_key
 from pytest_glleak.settings import Settings
 
@@ -73,11 +74,14 @@ def pytest_configure(config: pytest.Config) -> None:
     choose_pyopengl_platform(resolved.backend)
     provider = ContextProvider(resolved.backend, resolved.profile, resolved.gl_version, resolved.size)
     config.stash[provider_key] = provider
-    baseline = (
-        load_baseline(resolved.baseline, resolved.baseline_tolerance, root=str(config.rootpath))
-        if resolved.baseline
-        else None
-    )
+    try:
+        baseline = (
+            load_baseline(resolved.baseline, resolved.baseline_tolerance, root=str(config.rootpath))
+            if resolved.baseline
+            else None
+        )
+    except BaselineError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.stash[baseline_key] = baseline
 
     ledger = Ledger(stack_depth=resolved.stack_depth)

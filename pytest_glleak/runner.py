@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from pytest_glleak import marks
-from pytest_glleak.baseline import Baseline
 from pytest_glleak.errors import (
     PASS_THROUGH,
     InternalErrors,
@@ -32,7 +31,8 @@ from pytest_glleak.gl.provider import ContextProvider
 from pytest_glleak.images import ImageTracker
 from pytest_glleak.ledger import Ledger, LiveObject
 from pytest_glleak.memory import MemoryBaseline, format_growth_table, steady_state_verdict
-from pytest_glleak.report import junit_properties
+from pytest_glleak.report.baseline import Baseline
+from pytest_glleak.report.junit import junit_properties
 from pytest_glleak.settings import Settings, with_marker
 from pytest_glleak.verdict import FAILING, Growth, decide
 

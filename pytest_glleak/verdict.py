@@ -11,12 +11,13 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
-from pytest_glleak.findings import LeakedGLObject, LeakedImage, TestFindings, Verdict
+from pytest_glleak.findings import FAILING_VERDICTS, LeakedGLObject, LeakedImage, TestFindings, Verdict
 from pytest_glleak.images import format_image_leaks
-from pytest_glleak.ledger_report import format_gl_leaks
+from pytest_glleak.report.gl_text import format_gl_leaks
+from pytest_glleak.report.text import count_phrase
 
 #: Verdicts that fail a test that otherwise passed.
-FAILING: tuple[Verdict, ...] = ("leaked", "grew")
+FAILING: tuple[Verdict, ...] = FAILING_VERDICTS
 
 #: What one test ended as, in the JSON report.
 Outcome = Literal["passed", "failed", "leaked", "skipped", "error", "known", "crashed"]
@@ -147,5 +148,5 @@ def _count_phrase(items: Sequence[Any], noun: str) -> str:
     by_kind: dict[str, int] = {}
     for entry in items:
         by_kind[entry["kind"]] = by_kind.get(entry["kind"], 0) + 1
-    parts = [f"{count} {kind}{'s' if count != 1 else ''}" for kind, count in by_kind.items()]
-    return ", ".join(parts) if parts else f"0 {noun}s"
+    parts = [count_phrase(count, kind) for kind, count in by_kind.items()]
+    return ", ".join(parts) if parts else count_phrase(0, noun)

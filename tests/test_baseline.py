@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from pytest_glleak.baseline import (
+from pytest_glleak.report.baseline import (
     Baseline,
     BaselineEntry,
+    BaselineError,
     KnownLeak,
     baseline_text,
     environment_mismatch,
@@ -353,7 +354,7 @@ def test_a_corrupt_file_is_a_usage_error_and_is_left_untouched(tmp_path: Path, c
     path = tmp_path / "glleak-baseline.json"
     path.write_bytes(content)
     os.utime(path, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
-    with pytest.raises(pytest.UsageError) as caught:
+    with pytest.raises(BaselineError) as caught:
         load_baseline(path)
     message = str(caught.value)
     assert str(path) in message and problem in message
@@ -366,7 +367,7 @@ def test_a_corrupt_file_is_a_usage_error_and_is_left_untouched(tmp_path: Path, c
 def test_an_unreadable_path_is_a_usage_error(tmp_path: Path) -> None:
     directory = tmp_path / "baseline.json"
     directory.mkdir()
-    with pytest.raises(pytest.UsageError, match="cannot be read"):
+    with pytest.raises(BaselineError, match="cannot be read"):
         load_baseline(directory)
     assert directory.is_dir() and list(directory.iterdir()) == []
 
@@ -420,7 +421,7 @@ def test_sites_are_recorded_relative_to_the_root_so_another_checkout_matches(tmp
 
 
 def test_portable_path() -> None:
-    from pytest_glleak.report import portable_path
+    from pytest_glleak.report.sites import portable_path
 
     assert portable_path("/work/proj/viewer/render.py", "/work/proj") == "viewer/render.py"
     assert portable_path("/opt/venv/lib/python3.11/site-packages/vispy/gloo/texture.py", "/work/proj") == (

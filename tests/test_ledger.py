@@ -16,7 +16,7 @@ import pytest
 from pytest_glleak.findings import GL_KINDS, LeakedGLObject
 from pytest_glleak.ledger import Ledger, LedgerView, registry
 from pytest_glleak.ledger import args as ledger_args
-from pytest_glleak.ledger_report import format_gl_leaks
+from pytest_glleak.report.gl_text import format_gl_leaks
 from pytest_glleak.sites import capture, format_site
 
 

@@ -45,7 +45,7 @@ SCRIPT = textwrap.dedent(
     import numpy as np
     import OpenGL.GL as gl
     from pytest_glleak.ledger import Ledger, LedgerView
-    from pytest_glleak.ledger_report import format_gl_leaks
+    from pytest_glleak.report.gl_text import format_gl_leaks
 
     ledger = Ledger(stack_depth=4)
     ledger.install()

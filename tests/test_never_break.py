@@ -152,7 +152,7 @@ def test_a_fault_in_a_test_hook_is_one_tests_error(pytester: pytest.Pytester, fa
     "patch",
     [
         "import pytest_glleak.runner as module\nmodule.junit_properties = _boom",
-        "import pytest_glleak.report as module\nmodule.RunReport.add = _boom",
+        "import pytest_glleak.report.run as module\nmodule.RunReport.add = _boom",
     ],
     ids=["makereport", "logreport"],
 )

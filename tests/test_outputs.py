@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_glleak.outputs import NamedPath, named_outputs, output_problems, settings_problems
+from pytest_glleak.report.outputs import NamedPath, named_outputs, output_problems, settings_problems
 from pytest_glleak.settings import Settings
 
 

@@ -15,18 +15,12 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
-from pytest_glleak.report import (
-    RunReport,
-    build_json,
-    creation_sites,
-    dumps,
-    format_bytes,
-    junit_properties,
-    kind_phrase,
-    outcome_for,
-    terminal_lines,
-    write_json,
-)
+from pytest_glleak.report.json_report import build_json, dumps, write_json
+from pytest_glleak.report.junit import junit_properties
+from pytest_glleak.report.run import RunReport
+from pytest_glleak.report.sites import creation_sites
+from pytest_glleak.report.terminal import terminal_lines
+from pytest_glleak.report.text import format_bytes, kind_phrase
 
 SCHEMA = json.loads((Path(__file__).parent / "glleak_report.schema.json").read_text())
 UPLOAD = ("viewer/render.py", 88, "upload")
@@ -472,13 +466,3 @@ def test_formatting_helpers() -> None:
     assert format_bytes(1023) == "1023 B"
     assert format_bytes(1536, signed=True) == "+1.5 KiB"
     assert format_bytes(-3 * 1024**3) == "-3.0 GiB"
-
-
-def test_outcome_for_puts_the_tests_own_failure_first() -> None:
-    assert outcome_for("leaked") == "leaked"
-    assert outcome_for("grew") == "leaked"
-    assert outcome_for("known") == "known"
-    assert outcome_for("clean") == "passed" and outcome_for(None) == "passed"
-    assert outcome_for("leaked", failed=True) == "failed"
-    assert outcome_for("leaked", errored=True) == "error"
-    assert outcome_for(None, skipped=True) == "skipped"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_glleak.atomic import OutputTarget, resolve_target, write_bytes_atomic, write_text_atomic
+from pytest_glleak.report.atomic import OutputTarget, resolve_target, write_bytes_atomic, write_text_atomic
 
 
 def test_write_creates_parents_and_leaves_only_the_target(tmp_path: Path) -> None:

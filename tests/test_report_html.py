@@ -8,8 +8,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from pytest_glleak.html_report import render_chart, render_html, write_html
-from pytest_glleak.report import RunReport, build_json
+from pytest_glleak.report.atomic import write_text_atomic
+from pytest_glleak.report.html import render_chart, render_html
+from pytest_glleak.report.json_report import build_json
+from pytest_glleak.report.run import RunReport
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "area", "base", "col", "embed", "source", "track", "wbr"}
 SVG_SELF_CLOSING = {"rect", "line", "polyline", "circle", "path"}
@@ -175,9 +177,9 @@ def test_chart_draws_one_rss_line_per_worker() -> None:
     assert "process RSS above 97.7 KiB" in svg
 
 
-def test_write_html_writes_the_rendered_page(tmp_path: Path) -> None:
+def test_the_rendered_page_is_written_atomically(tmp_path: Path) -> None:
     doc = sample_doc()
     target = tmp_path / "glleak.html"
-    write_html(target, doc)
+    write_text_atomic(target, render_html(doc))
     assert target.read_text(encoding="utf-8") == render_html(doc)
     assert os.listdir(tmp_path) == ["glleak.html"]

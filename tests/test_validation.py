@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from pytest_glleak import marks, settings
-from pytest_glleak.baseline import LEAK_KINDS, load_baseline
 from pytest_glleak.findings import GL_KINDS
+from pytest_glleak.report.baseline import LEAK_KINDS, BaselineError, load_baseline
 from pytest_glleak.settings import (
     GL_VERSIONS,
     MAX_BYTES,
@@ -462,7 +462,7 @@ BOGUS_BASELINE = (
 def test_a_baseline_leak_of_an_unknown_kind_is_corrupt(tmp_path: Path) -> None:
     path = tmp_path / "base.json"
     path.write_bytes(BOGUS_BASELINE)
-    with pytest.raises(pytest.UsageError) as caught:
+    with pytest.raises(BaselineError) as caught:
         load_baseline(path)
     assert str(path) in str(caught.value)
     assert "tests['test_b.py::test_b'].leaks[0].kind 'bogus' is not a known leak kind" in str(caught.value)

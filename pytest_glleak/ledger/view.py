@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from pytest_glleak.ledger_report import format_gl_leaks
+from pytest_glleak.report.gl_text import format_gl_leaks
 
 if TYPE_CHECKING:
     from pytest_glleak.ledger.core import Ledger

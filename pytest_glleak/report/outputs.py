@@ -2,8 +2,8 @@
 
 Pure logic, no pytest: :func:`output_problems` returns sentences; ``plugin.pytest_configure`` raises them as
 one usage error (exit code 4). Each output (``--glleak-json``, ``--glleak-html``, and the baseline when
-``--glleak-baseline-update`` is given) must be writable where :mod:`pytest_glleak.atomic` will write it, and
-no two of them, nor an output and the baseline that is read, may be the same file.
+``--glleak-baseline-update`` is given) must be writable where :mod:`pytest_glleak.report.atomic` will write
+it, and no two of them, nor an output and the baseline that is read, may be the same file.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import stat
 from collections.abc import Iterable, Mapping
 
-from pytest_glleak.atomic import OutputTarget, resolve_target
+from pytest_glleak.report.atomic import OutputTarget, resolve_target
 from pytest_glleak.settings import OPTIONS_BY_NAME, Settings
 
 __all__ = ["NamedPath", "named_outputs", "output_problems", "settings_problems"]

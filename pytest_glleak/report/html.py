@@ -1,21 +1,22 @@
 """The ``--glleak-html`` report: one self-contained HTML file rendered from the JSON document.
 
 No scripts, no fonts, no network: inline CSS, and an inline SVG chart drawn here. Every value from
-the document is escaped. Input is the dict :func:`pytest_glleak.report.build_json` returns.
+the document is escaped. Input is the dict :func:`pytest_glleak.report.json_report.build_json` returns.
 """
 
 from __future__ import annotations
 
 import html
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pytest_glleak.atomic import write_text_atomic
-from pytest_glleak.report import format_bytes, kind_phrase, kinds_text, leak_count, site_sentence, site_text
+from pytest_glleak.findings import REPORTED_VERDICTS
+from pytest_glleak.report.run import leak_count
+from pytest_glleak.report.sites import site_sentence, site_text
+from pytest_glleak.report.text import format_bytes, kind_phrase, kinds_text
 
 WORST_SHOWN = 5
-_NOTABLE = ("leaked", "grew", "known", "crashed")
+_NOTABLE = (*REPORTED_VERDICTS, "crashed")
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d232b;
@@ -419,7 +420,7 @@ def _details(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
 
 
 def render_html(doc: Mapping[str, Any]) -> str:
-    """The whole report page for a :func:`pytest_glleak.report.build_json` document."""
+    """The whole report page for a :func:`pytest_glleak.report.json_report.build_json` document."""
     summary = doc.get("summary") or {}
     environment = doc.get("environment") or {}
     tests = list(doc.get("tests") or [])
@@ -496,8 +497,3 @@ def _headline(summary: Mapping[str, Any]) -> str:
     if images:
         text += f", {kind_phrase('image buffer', images)}"
     return text
-
-
-def write_html(path: str | os.PathLike[str], doc: Mapping[str, Any]) -> None:
-    """Render ``doc`` and write it to ``path`` atomically."""
-    write_text_atomic(path, render_html(doc))

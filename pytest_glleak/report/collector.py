@@ -11,13 +11,16 @@ from typing import Any
 
 import pytest
 
-from pytest_glleak import baseline as baseline_module
-from pytest_glleak.atomic import write_text_atomic
 from pytest_glleak.errors import InternalErrors
 from pytest_glleak.findings import TestFindings
 from pytest_glleak.gl.provider import ContextProvider
-from pytest_glleak.html_report import render_html
-from pytest_glleak.report import RunReport, build_json, collect_environment, terminal_lines, write_json
+from pytest_glleak.report import baseline as baseline_module
+from pytest_glleak.report.atomic import write_text_atomic
+from pytest_glleak.report.html import render_html
+from pytest_glleak.report.json_report import build_json, write_json
+from pytest_glleak.report.run import RunReport, collect_environment
+from pytest_glleak.report.terminal import terminal_lines
+from pytest_glleak.report.text import LEAKED
 from pytest_glleak.runner import LEAK_SECTION
 from pytest_glleak.settings import Settings
 from pytest_glleak.verdict import FAILING, outcome_of
@@ -77,7 +80,7 @@ class ReportCollector:
             return "", "", ""
         if report.when == "teardown":
             if getattr(report, "glleak_failed", False):
-                return "error", "L", "LEAKED"
+                return "error", "L", LEAKED
             if report.passed:
                 return "passed", ".", "PASSED"
         return None

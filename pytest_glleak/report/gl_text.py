@@ -4,24 +4,7 @@ from __future__ import annotations
 
 from pytest_glleak import sites
 from pytest_glleak.findings import Frame, LeakedGLObject
-
-
-def _plural(kind: str, count: int) -> str:
-    # Kind names stay as the API spells them ("vertex_array"), so reports can be searched for them.
-    if count == 1:
-        return kind
-    if kind.endswith("y"):
-        return kind[:-1] + "ies"
-    return kind + ("es" if kind.endswith(("s", "x", "sh", "ch")) else "s")
-
-
-def _format_bytes(count: int) -> str:
-    value = float(count)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{count:,} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{count:,} bytes"
+from pytest_glleak.report.text import api_kind_phrase, count_phrase, format_bytes_spelled
 
 
 def _frame_text(frame: Frame) -> str:
@@ -44,16 +27,16 @@ def format_gl_leaks(leaked: list[LeakedGLObject]) -> str:
     for entry in leaked:
         by_kind[entry["kind"]] = by_kind.get(entry["kind"], 0) + 1
     total_bytes = sum(entry["bytes"] for entry in leaked)
-    kinds_text = ", ".join(f"{count} {_plural(kind, count)}" for kind, count in by_kind.items())
-    headline = f"{len(leaked)} GL object{'s' if len(leaked) != 1 else ''} leaked ({kinds_text})"
+    kinds_text = ", ".join(api_kind_phrase(kind, count) for kind, count in by_kind.items())
+    headline = f"{count_phrase(len(leaked), 'GL object')} leaked ({kinds_text})"
     if total_bytes:
-        headline += f", about {_format_bytes(total_bytes)} of GPU memory"
+        headline += f", about {format_bytes_spelled(total_bytes)} of GPU memory"
     lines = [headline + ":"]
     for entries in groups.values():
         counts: dict[str, int] = {}
         for entry in entries:
             counts[entry["kind"]] = counts.get(entry["kind"], 0) + 1
-        what = ", ".join(f"{count} {_plural(kind, count)}" for kind, count in counts.items())
+        what = ", ".join(api_kind_phrase(kind, count) for kind, count in counts.items())
         frames = entries[0]["create_site"]
         where = f"created at {_frame_text(frames[0])}" if frames else "created at an unknown site"
         lines.append(f"  {what} {where}:")
@@ -63,7 +46,7 @@ def format_gl_leaks(leaked: list[LeakedGLObject]) -> str:
             if entry["label"]:
                 details.append(f"label {entry['label']!r}")
             if entry["bytes"]:
-                details.append(_format_bytes(entry["bytes"]))
+                details.append(format_bytes_spelled(entry["bytes"]))
             if entry["reserved_only"]:
                 details.append("reserved only (generated, never bound)")
             details.append(f"in {entry['phase'] or 'unknown phase'}")

@@ -16,7 +16,8 @@ File format (``format_version`` 1), keys sorted, one entry per test that leaked 
 
 A leak's ``site`` is the innermost frame of its creation site, ``file:line in function``. A test's
 leaks pass when each (kind, site) is in its entry with at least the count seen; growth figures pass
-within a relative tolerance. Only ``load_baseline`` imports pytest, for its usage error.
+within a relative tolerance. No pytest imports: ``load_baseline`` raises :class:`BaselineError`, which the
+plugin turns into a usage error.
 """
 
 from __future__ import annotations
@@ -28,16 +29,21 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import pytest
-
-from pytest_glleak.atomic import write_text_atomic
 from pytest_glleak.findings import GL_KINDS, Frame, TestFindings
-from pytest_glleak.report import IMAGE_KINDS, gl_leaks, image_leaks, kind_phrase, leak_count, portable_path
+from pytest_glleak.report.atomic import write_text_atomic
+from pytest_glleak.report.run import IMAGE_KINDS, gl_leaks, image_leaks, leak_count
+from pytest_glleak.report.sites import portable_path
+from pytest_glleak.report.text import kind_phrase
 
 BASELINE_FORMAT = "pytest-glleak-baseline"
 BASELINE_VERSION = 1
 DEFAULT_TOLERANCE = 0.10
 UNKNOWN_SITE = "<unknown site>"
+
+
+class BaselineError(ValueError):
+    """The baseline file cannot be read or is not a valid baseline; the message names the file and the fix."""
+
 
 #: Environment keys copied into the file; ``renderer`` decides the mismatch warning.
 ENVIRONMENT_KEYS = ("backend", "vendor", "renderer", "gl_version", "profile", "python", "platform")
@@ -302,7 +308,7 @@ def load_baseline(
     ``root`` (the pytest rootdir) makes creation-site paths relative, as :func:`updated_baseline` wrote
     them; ``tolerance`` is the relative slack on memory-growth figures.
 
-    A file that cannot be read or is not a valid baseline raises ``pytest.UsageError`` naming the file
+    A file that cannot be read or is not a valid baseline raises :class:`BaselineError` naming the file
     and the problem. The file is only read, never modified.
     """
     name = os.fspath(path)
@@ -326,8 +332,8 @@ def load_baseline(
         raise _usage_error(name, f"is not a pytest-glleak baseline: {exc}") from None
 
 
-def _usage_error(path: str, problem: str) -> pytest.UsageError:
-    return pytest.UsageError(
+def _usage_error(path: str, problem: str) -> BaselineError:
+    return BaselineError(
         f"glleak: the known-leak baseline {path} {problem}. The file was left untouched; fix it, or "
         f"delete it and recreate it with --glleak-baseline={path} --glleak-baseline-update."
     )

@@ -1,0 +1,159 @@
+"""The data of a whole run: one record per finished test, its outcome, and where the run happened.
+
+Plain data and accessors over the shapes of :mod:`pytest_glleak.findings`; no pytest imports. The
+collector feeds a :class:`RunReport` from the teardown reports (on the xdist controller when there is
+one); the terminal, JSON and HTML reports read it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pytest_glleak.findings import (
+    REPORTED_VERDICTS,
+    LeakedGLObject,
+    LeakedImage,
+    TestFindings,
+)
+
+#: Outcomes :meth:`RunReport.add` accepts; ``crashed`` is set by :meth:`RunReport.mark_crashed`.
+OUTCOMES: tuple[str, ...] = ("passed", "failed", "leaked", "skipped", "error", "known", "crashed")
+
+#: Memory figures in report order (bytes, except ``fds`` and ``threads`` which are counts).
+MEMORY_FIGURES: tuple[str, ...] = ("per_iteration", "rss", "uss", "heap", "image_bytes", "fds", "threads")
+
+#: Image buffer kinds, in report order.
+IMAGE_KINDS: tuple[str, ...] = ("pil_image", "ndarray", "pillow_blocks")
+
+
+def leak_count(item: Mapping[str, Any]) -> int:
+    """How many leaks one leaked item stands for: ``count`` for Pillow block counters, else 1."""
+    if item.get("kind") == "pillow_blocks":
+        return max(int(item.get("count", 1) or 1), 1)
+    return 1
+
+
+def gl_leaks(findings: Mapping[str, Any]) -> list[LeakedGLObject]:
+    """The leaked GL objects of one test (empty when the GL check did not run)."""
+    section = findings.get("gl") or {}
+    return list(section.get("leaked") or [])
+
+
+def image_leaks(findings: Mapping[str, Any]) -> list[LeakedImage]:
+    """The leaked image buffers of one test (empty when the image check did not run)."""
+    section = findings.get("images") or {}
+    return list(section.get("leaked") or [])
+
+
+def counts_by_kind(items: Iterable[Mapping[str, Any]], order: Sequence[str] = ()) -> dict[str, int]:
+    """Leaks per kind (Pillow block counters count as many), the kinds in ``order`` first."""
+    counts: dict[str, int] = {}
+    for item in items:
+        kind = str(item.get("kind", "?"))
+        counts[kind] = counts.get(kind, 0) + leak_count(item)
+    ranked = {kind: counts[kind] for kind in order if kind in counts}
+    ranked.update({kind: counts[kind] for kind in sorted(counts) if kind not in ranked})
+    return ranked
+
+
+def bytes_sum(items: Iterable[Mapping[str, Any]]) -> int:
+    """The estimated bytes of leaked items."""
+    return sum(int(item.get("bytes", 0) or 0) for item in items)
+
+
+def collect_environment(context: object | None = None, **extra: Any) -> dict[str, Any]:
+    """The ``environment`` block: Python, platform, and the GL context's identity when one exists.
+
+    ``context`` is duck-typed (a :class:`pytest_glleak.gl.GLContext`); ``extra`` items (e.g.
+    ``pyopengl_platform="egl"``, ``mode="all"``, ``xdist_workers=2``) are added as given.
+    """
+    environment: dict[str, Any] = {
+        "python": platform.python_version(),
+        "python_implementation": sys.implementation.name,
+        "platform": platform.platform(),
+    }
+    if context is not None:
+        for attribute in ("backend", "vendor", "renderer", "version", "profile"):
+            value = getattr(context, attribute, None)
+            if value is not None:
+                environment["gl_version" if attribute == "version" else attribute] = str(value)
+    environment.update(extra)
+    return environment
+
+
+# --- the run --------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class RunRecord:
+    """One test of the run: its findings, its outcome, and the process RSS after it (when sampled)."""
+
+    findings: TestFindings
+    outcome: str
+    process_rss: int | None = None
+    worker: str | None = None
+
+
+class RunReport:
+    """The findings of a whole run, in the order tests finished.
+
+    ``environment`` describes where it ran (see :func:`collect_environment`); ``partial`` is set when
+    the run was interrupted; :meth:`mark_crashed` records a test whose worker died.
+    """
+
+    def __init__(self, environment: Mapping[str, Any] | None = None) -> None:
+        self.records: list[RunRecord] = []
+        self.environment: dict[str, Any] = dict(environment or {})
+        self.partial = False
+        #: Exceptions pytest-glleak caught in its own code during the run (all processes).
+        self.internal_errors = 0
+        self._index: dict[str, int] = {}
+
+    def add(
+        self,
+        findings: TestFindings,
+        outcome: str,
+        process_rss: int | None = None,
+        worker: str | None = None,
+    ) -> None:
+        """Record one test. A second record for the same node id (a rerun) replaces the first.
+
+        ``process_rss`` (bytes, the test process's RSS after the test) feeds the HTML memory chart;
+        ``worker`` (an xdist worker id) tells apart the processes the samples came from.
+        """
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")
+        nodeid = findings.get("nodeid")
+        if not nodeid:
+            raise ValueError("findings without a nodeid cannot be reported")
+        record = RunRecord(findings=findings, outcome=outcome, process_rss=process_rss, worker=worker)
+        if nodeid in self._index:
+            self.records[self._index[nodeid]] = record
+        else:
+            self._index[nodeid] = len(self.records)
+            self.records.append(record)
+
+    def mark_crashed(self, nodeid: str, worker: str | None = None) -> None:
+        """Record that ``nodeid`` was running when its worker process crashed (it has no findings)."""
+        self.add({"nodeid": nodeid}, "crashed", worker=worker)
+
+    @property
+    def crashed(self) -> list[str]:
+        """Node ids of the tests whose worker crashed, in run order."""
+        return [record.findings["nodeid"] for record in self.records if record.outcome == "crashed"]
+
+    def checked(self) -> list[RunRecord]:
+        """The records of tests on which at least one check ran."""
+        return [record for record in self.records if record.findings.get("checks")]
+
+
+def verdict_of(record: RunRecord) -> str | None:
+    """The verdict of a record's findings; None when no check ran."""
+    return record.findings.get("verdict")
+
+
+def is_reportable(record: RunRecord) -> bool:
+    """Whether the report lists the test without ``-v``: it leaked, grew, matched the baseline or crashed."""
+    return record.outcome == "crashed" or verdict_of(record) in REPORTED_VERDICTS
