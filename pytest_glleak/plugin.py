@@ -24,9 +24,8 @@ from pytest_glleak.gl import (
     pyopengl_platform,
 )
 from pytest_glleak.gl.provider import ContextProvider
-from pytest_glleak.images import ImageTracker
+from pytest_glleak.heap import ImageTracker, MemoryBaseline
 from pytest_glleak.ledger import Ledger, LedgerView
-from pytest_glleak.memory import MemoryBaseline
 from pytest_glleak.reporting import ReportCollector, XdistHooks, environment, report_header_lines
 from pytest_glleak.runner import CheckRunner, state_key
 from pytest_glleak.settings import Settings
@@ -83,7 +82,7 @@ def pytest_configure(config: pytest.Config) -> None:
     ledger = Ledger(stack_depth=resolved.stack_depth)
     provider.on_create.append(ledger.attach_context)
     provider.on_destroy.append(ledger.detach_context)
-    images = ImageTracker()
+    images = ImageTracker(stack_depth=resolved.stack_depth)
     config.stash[ledger_key] = ledger
     config.stash[images_key] = images
     if resolved.mode != "off":

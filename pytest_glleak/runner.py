@@ -29,9 +29,14 @@ from pytest_glleak.errors import (
 from pytest_glleak.findings import LeakedGLObject, LeakedImage, TestFindings
 from pytest_glleak.gl import ContextUnavailable
 from pytest_glleak.gl.provider import ContextProvider
-from pytest_glleak.images import ImageTracker, format_image_leaks
+from pytest_glleak.heap import (
+    ImageTracker,
+    MemoryBaseline,
+    format_growth_table,
+    format_image_leaks,
+    steady_state_verdict,
+)
 from pytest_glleak.ledger import Ledger, LiveObject, format_gl_leaks
-from pytest_glleak.memory import MemoryBaseline, format_growth_table, steady_state_verdict
 from pytest_glleak.report import junit_properties
 from pytest_glleak.settings import Settings
 

@@ -17,13 +17,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from pytest_glleak.findings import Frame, LeakedImage
-from pytest_glleak.images import (
-    ImageTracker,
-    TrackingToken,
-    format_image_leaks,
-    pillow_blocks_in_use,
-    pixel_bytes,
-)
+from pytest_glleak.heap import ImageTracker, TrackingToken, format_image_leaks
+from pytest_glleak.heap.pixels import pillow_blocks_in_use, pixel_bytes
 
 # Module-level holders the leaky "code under test" below uses; each test empties what it filled.
 VIEWER_CACHE: dict[str, Any] = {}
