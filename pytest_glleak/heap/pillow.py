@@ -76,7 +76,7 @@ def install_hooks(tracker: ImageTracker) -> tuple[Installed, list[object]]:
             ref,
             tracker._seq,
             "pil_image",
-            capture(tracker.stack_depth, sys._getframe(1)),
+            capture(tracker.capture_depth, sys._getframe(1)),
             tracker.phase,
             tracker._seq,
         )
@@ -98,7 +98,7 @@ def install_hooks(tracker: ImageTracker) -> tuple[Installed, list[object]]:
                 ref,
                 tracker._seq,
                 "pil_image",
-                capture(tracker.stack_depth, sys._getframe(1)),
+                capture(tracker.capture_depth, sys._getframe(1)),
                 tracker.phase,
                 -1,
             )

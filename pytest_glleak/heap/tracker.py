@@ -36,6 +36,10 @@ from pytest_glleak.heap.records import KeyedRef, TrackedBuffer
 from pytest_glleak.heap.unseen import scan_unseen
 from pytest_glleak.sites import Site, capture, format_site
 
+#: Frames captured per image creation site at the least, whatever the stack depth: enough to see that a
+#: module's top-level code made an image (:func:`made_at_import`). Reports keep ``stack_depth`` of them.
+SITE_FRAMES = 6
+
 
 def made_at_import(site: Site) -> bool:
     """Whether a module's top-level code made it: a module imported during the test (an icon decoded
@@ -77,6 +81,7 @@ class ImageTracker:
     def __init__(self, stack_depth: int = 6) -> None:
         #: User-code frames kept per creation site (``--glleak-stack-depth``; 0 keeps none).
         self.stack_depth = stack_depth
+        self.capture_depth = max(stack_depth, SITE_FRAMES)
         self.phase = "setup"
         self._live: dict[int, TrackedBuffer] = {}
         self._seq = 0
@@ -128,7 +133,7 @@ class ImageTracker:
         ref.key = key
         self._seq += 1
         self._created += 1
-        record = TrackedBuffer(ref, self._seq, "ndarray", capture(self.stack_depth, frame), self.phase, -1)
+        record = TrackedBuffer(ref, self._seq, "ndarray", capture(self.capture_depth, frame), self.phase, -1)
         record.shape = tuple(interface.get("shape", ()))
         record.typestr = str(interface.get("typestr", ""))
         record.nbytes = view.nbytes
@@ -149,7 +154,7 @@ class ImageTracker:
         ref.key = key
         self._seq += 1
         self._created += 1
-        record = TrackedBuffer(ref, self._seq, "ndarray", capture(self.stack_depth, frame), self.phase, -1)
+        record = TrackedBuffer(ref, self._seq, "ndarray", capture(self.capture_depth, frame), self.phase, -1)
         record.shape = tuple(int(n) for n in array.shape)
         record.typestr = array.dtype.str
         record.nbytes = int(array.nbytes)
@@ -335,7 +340,7 @@ class ImageTracker:
                     "mode": str(obj.mode),
                     "shape": [int(obj.size[0]), int(obj.size[1])],
                     "bytes": image_bytes(obj),
-                    "create_site": format_site(record.site),
+                    "create_site": format_site(record.site)[: self.stack_depth],
                     "held_by": None,
                     "phase": record.phase,
                 }
@@ -346,7 +351,7 @@ class ImageTracker:
                     "dtype": _dtype_name(record.typestr),
                     "shape": list(record.shape),
                     "bytes": record.nbytes,
-                    "create_site": format_site(record.site),
+                    "create_site": format_site(record.site)[: self.stack_depth],
                     "held_by": None,
                     "phase": record.phase,
                 }
