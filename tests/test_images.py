@@ -73,6 +73,29 @@ def run_test(
         tracker.stop(token)
 
 
+@pytest.mark.parametrize("depth", [0, 1, 2])
+def test_stack_depth_bounds_image_sites_as_it_does_gl_sites(depth: int) -> None:
+    def decode() -> None:
+        GLOBAL_HOLDER["image"] = Image.new("RGB", (64, 64))
+
+    def body() -> None:
+        decode()
+
+    tracker = ImageTracker(stack_depth=depth)
+    tracker.install()
+    try:
+        (item,) = run_test(tracker, body)
+    finally:
+        tracker.uninstall()
+        GLOBAL_HOLDER.clear()
+
+    functions = [frame["function"] for frame in item["create_site"]]
+    assert len(functions) == depth
+    assert all(frame["file"] == __file__ for frame in item["create_site"])
+    if depth:
+        assert functions[0].endswith("image_sites_as_it_does_gl_sites.<locals>.decode")
+
+
 # --- caught -----------------------------------------------------------------------------------------
 
 
