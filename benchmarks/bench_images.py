@@ -74,7 +74,8 @@ def run(quick: bool = False) -> Section:
     import OpenGL.GL  # noqa: F401 -- a realistic heap: what gc.collect() walks in a GL test process
     from PIL import Image
 
-    from pytest_glleak.images import TRACE_FRAMES, ImageTracker
+    from pytest_glleak.heap import ImageTracker
+    from pytest_glleak.heap.precise import TRACE_FRAMES
 
     png = _png()
     tracker = ImageTracker()

@@ -45,8 +45,8 @@ _WHERE = {
     "LeakedImage": "pytest_glleak.findings",
     "LedgerView": "pytest_glleak.ledger",
     "LiveObject": "pytest_glleak.ledger",
-    "MeasureResult": "pytest_glleak.memory",
-    "MemoryBaseline": "pytest_glleak.memory",
+    "MeasureResult": "pytest_glleak.heap",
+    "MemoryBaseline": "pytest_glleak.heap",
     "TestFindings": "pytest_glleak.findings",
     "Verdict": "pytest_glleak.findings",
 }
@@ -54,8 +54,8 @@ _WHERE = {
 if TYPE_CHECKING:
     from pytest_glleak.findings import LeakedGLObject, LeakedImage, TestFindings, Verdict
     from pytest_glleak.gl import ContextUnavailable, GLContext
+    from pytest_glleak.heap import MeasureResult, MemoryBaseline
     from pytest_glleak.ledger import LedgerView, LiveObject
-    from pytest_glleak.memory import MeasureResult, MemoryBaseline
     from pytest_glleak.plugin import GLContextRecreatedWarning
 
 

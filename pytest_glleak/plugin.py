@@ -23,9 +23,8 @@ from pytest_glleak.gl import (
     pyopengl_platform,
 )
 from pytest_glleak.gl.provider import ContextProvider
-from pytest_glleak.images import ImageTracker
+from pytest_glleak.heap import ImageTracker, MemoryBaseline
 from pytest_glleak.ledger import Ledger, LedgerView
-from pytest_glleak.memory import MemoryBaseline
 from pytest_glleak.report import outputs
 from pytest_glleak.report.baseline import Baseline, BaselineError, load_baseline
 from pytest_glleak.report.collector import ReportCollector, XdistHooks, environment, report_header_lines
@@ -87,7 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
     ledger = Ledger(stack_depth=resolved.stack_depth)
     provider.on_create.append(ledger.attach_context)
     provider.on_destroy.append(ledger.detach_context)
-    images = ImageTracker()
+    images = ImageTracker(stack_depth=resolved.stack_depth)
     config.stash[ledger_key] = ledger
     config.stash[images_key] = images
     if resolved.mode != "off":

@@ -28,9 +28,8 @@ from pytest_glleak.errors import (
 from pytest_glleak.findings import TestFindings
 from pytest_glleak.gl import ContextUnavailable
 from pytest_glleak.gl.provider import ContextProvider
-from pytest_glleak.images import ImageTracker
+from pytest_glleak.heap import ImageTracker, MemoryBaseline, format_growth_table, steady_state_verdict
 from pytest_glleak.ledger import Ledger, LiveObject
-from pytest_glleak.memory import MemoryBaseline, format_growth_table, steady_state_verdict
 from pytest_glleak.report.baseline import Baseline
 from pytest_glleak.report.junit import junit_properties
 from pytest_glleak.settings import Settings, with_marker

@@ -2,8 +2,9 @@
 
 Capturing walks ``frame.f_back`` and keeps references to code objects plus the instruction offset (no
 strings, no line-table lookups, no linecache); identical sites are interned, so a loop that creates
-100,000 objects stores one site tuple. Library frames (PyOpenGL, ctypes, NumPy, glfw, this plugin) are
-left out, and the walk stops at the first pytest or pluggy frame: what lies below is the test runner.
+100,000 objects stores one site tuple. Library frames (PyOpenGL, ctypes, NumPy, glfw, Pillow, this plugin)
+are left out, and the walk stops at the first pytest or pluggy frame: what lies below is the test runner.
+GL objects (the ledger) and image buffers (the heap tracker) share this capture and its format.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pytest_glleak.findings import Frame
 #: A creation site: innermost frame first, as alternating code objects and instruction offsets.
 Site = tuple[object, ...]
 
-_USER, _LIBRARY, _RUNNER = 0, 1, 2
+#: Frame classes: user code (kept), library code (skipped), the test runner (the walk stops).
+USER, LIBRARY, RUNNER = 0, 1, 2
 _LIBRARY_PREFIXES: tuple[str, ...] = ()
 _RUNNER_PREFIXES: tuple[str, ...] = ()
 # Keyed by file name, never by code object: hashing a code object hashes its bytecode and constants.
@@ -39,11 +41,11 @@ def _module_dirs(names: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def refresh_skipped() -> None:
-    """Recompute the library and runner directories (call after importing OpenGL)."""
+    """Recompute the library and runner directories (call after importing OpenGL, glfw or Pillow)."""
     global _LIBRARY_PREFIXES, _RUNNER_PREFIXES
     here = os.path.dirname(os.path.abspath(__file__)) + os.sep
     _LIBRARY_PREFIXES = (
-        *_module_dirs(("OpenGL", "OpenGL_accelerate", "ctypes", "numpy", "glfw")),
+        *_module_dirs(("OpenGL", "OpenGL_accelerate", "ctypes", "numpy", "glfw", "PIL")),
         here,
         "<frozen ",
     )
@@ -51,13 +53,19 @@ def refresh_skipped() -> None:
     _frame_class.clear()
 
 
+def classify(filename: str) -> int:
+    """:data:`USER`, :data:`LIBRARY` or :data:`RUNNER`: what the code in ``filename`` is."""
+    found = _frame_class.get(filename)
+    return _classify(filename) if found is None else found
+
+
 def _classify(filename: str) -> int:
     if filename.startswith(_LIBRARY_PREFIXES):
-        found = _LIBRARY
+        found = LIBRARY
     elif _RUNNER_PREFIXES and filename.startswith(_RUNNER_PREFIXES):
-        found = _RUNNER
+        found = RUNNER
     else:
-        found = _USER
+        found = USER
     if len(_frame_class) < 100_000:
         _frame_class[filename] = found
     return found
@@ -78,7 +86,7 @@ def capture(depth: int, frame: FrameType | None = None) -> Site:
         found = classes.get(code.co_filename)
         if found is None:
             found = _classify(code.co_filename)
-        if found == _USER:
+        if found == USER:
             offset = frame.f_lasti
             identity.append(id(code))
             identity.append(offset)
@@ -87,7 +95,7 @@ def capture(depth: int, frame: FrameType | None = None) -> Site:
             remaining -= 1
             if not remaining:
                 break
-        elif found == _RUNNER:
+        elif found == RUNNER:
             break
         frame = frame.f_back
     key = tuple(identity)
@@ -106,6 +114,16 @@ def line_of(code: CodeType, offset: int) -> int:
     return code.co_firstlineno
 
 
+def function_name(code: CodeType) -> str:
+    """The function a frame runs, as reported: its qualified name where Python has one (3.11+)."""
+    return getattr(code, "co_qualname", code.co_name)
+
+
+def functions(site: Site) -> list[str]:
+    """The code names (``co_name``) of a site's frames, innermost first; no line-table work."""
+    return [code.co_name for code in site[0::2] if isinstance(code, CodeType)]
+
+
 _formatted: dict[int, tuple[Frame, ...]] = {}
 
 
@@ -121,7 +139,7 @@ def format_site(site: Site) -> list[Frame]:
             offset = site[index + 1]
             if isinstance(code, CodeType) and isinstance(offset, int):
                 frames.append(
-                    {"file": code.co_filename, "line": line_of(code, offset), "function": code.co_name}
+                    {"file": code.co_filename, "line": line_of(code, offset), "function": function_name(code)}
                 )
         cached = tuple(frames)
         if interned:

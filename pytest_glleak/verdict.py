@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 from pytest_glleak.findings import FAILING_VERDICTS, LeakedGLObject, LeakedImage, TestFindings, Verdict
-from pytest_glleak.images import format_image_leaks
 from pytest_glleak.report.gl_text import format_gl_leaks
+from pytest_glleak.report.image_text import format_image_leaks
 from pytest_glleak.report.text import count_phrase
 
 #: Verdicts that fail a test that otherwise passed.

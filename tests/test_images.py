@@ -17,13 +17,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from pytest_glleak.findings import Frame, LeakedImage
-from pytest_glleak.images import (
-    ImageTracker,
-    TrackingToken,
-    format_image_leaks,
-    pillow_blocks_in_use,
-    pixel_bytes,
-)
+from pytest_glleak.heap import ImageTracker, TrackingToken
+from pytest_glleak.heap.pixels import pillow_blocks_in_use, pixel_bytes
+from pytest_glleak.report.image_text import format_image_leaks
 
 # Module-level holders the leaky "code under test" below uses; each test empties what it filled.
 VIEWER_CACHE: dict[str, Any] = {}
@@ -76,6 +72,29 @@ def run_test(
         return tracker.leaks(token, allow=allow)
     finally:
         tracker.stop(token)
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2])
+def test_stack_depth_bounds_image_sites_as_it_does_gl_sites(depth: int) -> None:
+    def decode() -> None:
+        GLOBAL_HOLDER["image"] = Image.new("RGB", (64, 64))
+
+    def body() -> None:
+        decode()
+
+    tracker = ImageTracker(stack_depth=depth)
+    tracker.install()
+    try:
+        (item,) = run_test(tracker, body)
+    finally:
+        tracker.uninstall()
+        GLOBAL_HOLDER.clear()
+
+    functions = [frame["function"] for frame in item["create_site"]]
+    assert len(functions) == depth
+    assert all(frame["file"] == __file__ for frame in item["create_site"])
+    if depth:
+        assert functions[0].endswith("image_sites_as_it_does_gl_sites.<locals>.decode")
 
 
 # --- caught -----------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ pytest_plugins = ["pytester"]
 GLUE = """
 import json, os
 import pytest
-from pytest_glleak.images import ImageTracker
+from pytest_glleak.heap import ImageTracker
 
 TRACKER = ImageTracker()
 TOKENS = {}

@@ -319,6 +319,18 @@ def test_creation_site_is_user_code_innermost_first() -> None:
     assert all("pytest_glleak" not in frame["file"] and "_pytest" not in frame["file"] for frame in frames)
 
 
+class Renderer:
+    def upload(self, ledger: Ledger) -> None:
+        ledger.record_created("texture", [1])
+
+
+def test_creation_site_names_methods_as_image_sites_do() -> None:
+    ledger, _ = make_ledger()
+    Renderer().upload(ledger)
+    expected = "Renderer.upload" if sys.version_info >= (3, 11) else "upload"  # co_qualname is 3.11+
+    assert ledger.live()[0].create_site[0]["function"] == expected
+
+
 def test_sites_are_interned() -> None:
     sites = []
     for _ in range(3):

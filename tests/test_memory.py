@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pytest_glleak.images import ImageTracker
-from pytest_glleak.memory import (
+from pytest_glleak.heap import ImageTracker
+from pytest_glleak.heap.growth import (
     NOISE_FLOOR,
     MeasureResult,
     MemoryBaseline,

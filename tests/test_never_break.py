@@ -115,10 +115,10 @@ def test_a_timeout_during_the_check_fails_that_test_only(pytester: pytest.Pytest
 
 # target to patch in the subprocess -> where the fault lands
 FAULTS: dict[str, tuple[str, str]] = {
-    "setup": ("pytest_glleak.images.ImageTracker.start", "the set-up of"),
+    "setup": ("pytest_glleak.heap.tracker.ImageTracker.start", "the set-up of"),
     "call": ("pytest_glleak.runner.CheckRunner._phase", "the call set-up of"),
     "check": ("pytest_glleak.ledger.Ledger.leaks_since", "the leak check of"),
-    "growth": ("pytest_glleak.memory.MemoryBaseline.measure", "the memory measurement of"),
+    "growth": ("pytest_glleak.heap.growth.MemoryBaseline.measure", "the memory measurement of"),
     "restore": ("pytest_glleak.gl.provider.ContextProvider.restore", "restoring the GL context before"),
 }
 

@@ -1,0 +1,193 @@
+"""The Pillow and NumPy interception: where decoded image buffers are seen being made.
+
+* The ``Image.im`` property setter: every path that gives an image its pixel core goes through it.
+* ``ImageFile.__init__``: a lazily opened file is recorded where it was opened.
+* ``Image.__array_struct__`` (always absent; it notes NumPy's probe), ``Image.__array_interface__`` (steps
+  aside for that probe only) and ``Image.__array__`` (builds and tracks NumPy's array).
+
+The wrappers record into an :class:`~pytest_glleak.heap.tracker.ImageTracker`; see its module for the
+records and the verdict.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image, ImageFile
+
+from pytest_glleak.heap.pixels import CORE_TYPE
+from pytest_glleak.heap.records import KeyedRef, TrackedBuffer
+from pytest_glleak.sites import capture
+
+if TYPE_CHECKING:
+    from pytest_glleak.heap.tracker import ImageTracker
+
+#: What :func:`install_hooks` replaced: (class, attribute name, the original or ``_ABSENT``).
+Installed = list[tuple[Any, str, Any]]
+
+#: Marks an attribute Pillow does not define (removed again on uninstall).
+_ABSENT: Any = object()
+#: The last ``__array_struct__`` lookup on an image: (id(image), id(caller frame), caller's f_lasti).
+_numpy_probe: list[tuple[int, int, int] | None] = [None]
+
+
+class _Interface:
+    """An object NumPy converts through the ``__array_interface__`` it holds (Pillow's, unchanged)."""
+
+    __slots__ = ("__array_interface__",)
+
+    def __init__(self, interface: dict[str, Any]) -> None:
+        self.__array_interface__ = interface
+
+
+def install_hooks(tracker: ImageTracker) -> tuple[Installed, list[object]]:
+    """Wrap the ``Image.im`` setter, ``Image.__array_interface__`` and ``ImageFile.__init__``; add
+    ``Image.__array_struct__`` and ``Image.__array__`` (NumPy's conversions, tracked) for ``tracker``.
+
+    Returns what was replaced and the wrappers put in its place, for :func:`uninstall_hooks`.
+    """
+    # Another tracker's wrappers may already be there (the plugin's, while a test drives its own
+    # tracker): this one wraps them, so both see every image; uninstall must then go in reverse.
+    original_im = Image.Image.__dict__["im"]
+    original_interface = Image.Image.__dict__["__array_interface__"]
+    live = tracker._live
+    drop = tracker._drop
+    store = original_im.fset
+
+    # Every decoded image gets its pixels through this setter: Image.new/_new (convert, resize,
+    # copy, crop...), ImageFile.load, frombytes, unpickling. One record per image, at its first core.
+    def set_im(image: Any, core: Any) -> None:
+        store(image, core)
+        if type(core) is not CORE_TYPE:
+            return
+        tracker._seq += 1
+        key = id(image)
+        record = live.get(key)
+        if record is not None:
+            record.core_seq = tracker._seq
+            return
+        ref = KeyedRef(image, drop)
+        ref.key = key
+        tracker._created += 1
+        live[key] = TrackedBuffer(
+            ref,
+            tracker._seq,
+            "pil_image",
+            capture(tracker.capture_depth, sys._getframe(1)),
+            tracker.phase,
+            tracker._seq,
+        )
+
+    # A lazily opened file has no core until load(): record it at open, so that decoding it later
+    # (say, in a test using a session fixture's image) is not taken for a new image.
+    original_file_init = ImageFile.ImageFile.__dict__["__init__"]
+
+    @functools.wraps(original_file_init)
+    def file_init(image: Any, *args: Any, **kwargs: Any) -> None:
+        original_file_init(image, *args, **kwargs)
+        key = id(image)
+        if key not in live:
+            tracker._seq += 1
+            ref = KeyedRef(image, drop)
+            ref.key = key
+            tracker._created += 1
+            live[key] = TrackedBuffer(
+                ref,
+                tracker._seq,
+                "pil_image",
+                capture(tracker.capture_depth, sys._getframe(1)),
+                tracker.phase,
+                -1,
+            )
+
+    def array_struct(image: Any) -> Any:
+        # NumPy looks up __array_struct__ then __array_interface__ on the same instance, from the
+        # same call, before trying __array__: remember this probe so the interface lookup that follows
+        # can step aside (see array_interface). Pillow defines no __array_struct__: always absent.
+        frame = sys._getframe(1)
+        _numpy_probe[0] = (id(image), id(frame), frame.f_lasti)
+        raise AttributeError("__array_struct__")
+
+    def array_interface(image: Any) -> Any:
+        probe = _numpy_probe[0]
+        if probe is not None:
+            _numpy_probe[0] = None
+            frame = sys._getframe(1)
+            if probe == (id(image), id(frame), frame.f_lasti):
+                # NumPy's probe (struct then interface from one instruction): send it on to
+                # __array__, which builds the array here and tracks it, copy included.
+                raise AttributeError("__array_interface__")
+        interface = original_interface.fget(image)
+        pixels = interface.get("data")
+        if type(pixels) is bytes:
+            pixels = interface["data"] = memoryview(pixels)
+        if type(pixels) is memoryview:
+            tracker._track_view(pixels, interface, sys._getframe(1))
+        return interface
+
+    # Another tracker's __array__ (stacked trackers): call it, so that both track the result.
+    previous_array = Image.Image.__dict__.get("__array__", _ABSENT)
+    previous_struct = Image.Image.__dict__.get("__array_struct__", _ABSENT)
+    build = previous_array if previous_array is not _ABSENT else None
+    pillow_interface = original_interface.fget
+
+    def to_array(image: Any, dtype: Any = None, copy: bool | None = None) -> np.ndarray[Any, Any]:
+        """NumPy's conversion while pytest-glleak tracks images: Pillow's pixels, tracked."""
+        _numpy_probe[0] = None
+        if build is not None:
+            result: np.ndarray[Any, Any] = build(image, dtype, copy)
+        else:
+            interface = pillow_interface(image)
+            pixels = interface.get("data")
+            if type(pixels) is bytes:
+                interface["data"] = memoryview(pixels)
+            view = np.asarray(_Interface(interface))  # exactly what NumPy makes of Pillow's interface
+            if copy:
+                result = np.array(view, dtype=dtype, copy=True)
+            elif dtype is not None and np.dtype(dtype) != view.dtype:
+                if copy is False:
+                    raise ValueError("Unable to avoid copy while creating an array as requested.")
+                result = view.astype(dtype)
+            else:
+                result = view
+        tracker._track_array(result, sys._getframe(1))
+        return result
+
+    installed: list[tuple[Any, str, Any]] = [
+        (Image.Image, "im", original_im),
+        (Image.Image, "__array_interface__", original_interface),
+        (ImageFile.ImageFile, "__init__", original_file_init),
+        (Image.Image, "__array_struct__", previous_struct),
+        (Image.Image, "__array__", previous_array),
+    ]
+    wrappers: list[object] = [
+        property(original_im.fget, set_im, original_im.fdel, original_im.__doc__),
+        property(array_interface, doc=original_interface.__doc__),
+        file_init,
+        property(array_struct),
+        to_array,
+    ]
+    for (cls, name, _), wrapper in zip(installed, wrappers, strict=True):
+        setattr(cls, name, wrapper)
+    return installed, wrappers
+
+
+def uninstall_hooks(installed: Installed, wrappers: list[object]) -> None:
+    """Put back what :func:`install_hooks` replaced.
+
+    Raises RuntimeError if hooks installed after these are still installed.
+    """
+    for (cls, name, _), wrapper in zip(installed, wrappers, strict=True):
+        if cls.__dict__.get(name) is not wrapper:
+            raise RuntimeError(
+                f"{cls.__name__}.{name} was wrapped again after this tracker; uninstall that first"
+            )
+    for cls, name, original in reversed(installed):
+        if original is _ABSENT:
+            delattr(cls, name)
+        else:
+            setattr(cls, name, original)
+    _numpy_probe[0] = None

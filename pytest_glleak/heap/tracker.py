@@ -1,0 +1,466 @@
+"""The image tracker: a registry of live decoded image buffers and the per-test verdict.
+
+No pytest imports: the plugin glue calls :class:`ImageTracker` around each checked test. How each kind
+of buffer is seen is told in :mod:`pytest_glleak.heap`; the hooks themselves are in
+:mod:`pytest_glleak.heap.pillow`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import tracemalloc
+import types
+from typing import Any
+
+import numpy as np
+
+from pytest_glleak import sites
+from pytest_glleak.findings import LeakedImage
+from pytest_glleak.heap.holders import ReferrerScans, Suspect, describe_holder, describe_referrers
+from pytest_glleak.heap.pillow import install_hooks, uninstall_hooks
+from pytest_glleak.heap.pixels import CORE_TYPE, arena_blocks, image_bytes, pillow_blocks_in_use
+from pytest_glleak.heap.precise import (
+    BYTES_HEADER,
+    NUMPY_DOMAIN,
+    TRACE_FRAMES,
+    TraceKey,
+    claim_trace,
+    fixture_growth,
+    large_traces,
+    tobytes_lines,
+    traceback_frames,
+    traced_at_import,
+)
+from pytest_glleak.heap.records import KeyedRef, TrackedBuffer
+from pytest_glleak.heap.unseen import scan_unseen
+from pytest_glleak.sites import Site, capture, format_site
+
+#: Frames captured per image creation site at the least, whatever the stack depth: enough to see that a
+#: module's top-level code made an image (:func:`made_at_import`). Reports keep ``stack_depth`` of them.
+SITE_FRAMES = 6
+
+
+def made_at_import(site: Site) -> bool:
+    """Whether a module's top-level code made it: a module imported during the test (an icon decoded
+    into a global at import time), which lives as long as the module, like a session fixture's value."""
+    return "<module>" in sites.functions(site)
+
+
+@dataclasses.dataclass
+class TrackingToken:
+    """What :meth:`ImageTracker.start` remembers about one test's window."""
+
+    nodeid: str
+    seq: int
+    created: int
+    blocks_in_use: int
+    min_bytes: int
+    precise: bool
+    owns_tracemalloc: bool = False
+    traces_before: dict[TraceKey, int] | None = None
+    #: Large blocks allocated while a wider-scoped fixture was being set up (precise mode): not leaks.
+    fixture_traces: dict[TraceKey, int] = dataclasses.field(default_factory=dict)
+    fixture_snapshot: dict[TraceKey, int] | None = None
+    stopped: bool = False
+
+
+class ImageTracker:
+    """Weak-reference registry of decoded image buffers, with a cheap per-test verdict.
+
+    ``install()`` once (the plugin does it at configure time), then around each checked test::
+
+        token = tracker.start(nodeid, min_bytes=65536, precise=marked)
+        tracker.set_phase("call"); ...; tracker.set_phase("teardown")
+        leaked = tracker.leaks(token, allow=0)   # after teardown and the before-check hook
+        tracker.stop(token)
+
+    ``uninstall()`` restores Pillow and stops anything the tracker started.
+    """
+
+    def __init__(self, stack_depth: int = 6) -> None:
+        #: User-code frames kept per creation site (``--glleak-stack-depth``; 0 keeps none).
+        self.stack_depth = stack_depth
+        self.capture_depth = max(stack_depth, SITE_FRAMES)
+        self.phase = "setup"
+        self._live: dict[int, TrackedBuffer] = {}
+        self._seq = 0
+        self._created = 0
+        self._installed: list[tuple[Any, str, Any]] = []
+        self._wrappers: list[object] = []
+        self._drop = self._on_dead
+        self._active: TrackingToken | None = None
+        self._tobytes_lines: frozenset[tuple[str, int]] = frozenset()
+        self._scans = ReferrerScans(0)
+
+    # --- interception ----------------------------------------------------------------------------
+    @property
+    def installed(self) -> bool:
+        """Whether the Pillow hooks are in place."""
+        return bool(self._installed)
+
+    def install(self) -> None:
+        """Wrap the ``Image.im`` setter, ``Image.__array_interface__`` and ``ImageFile.__init__``; add
+        ``Image.__array_struct__`` and ``Image.__array__`` (NumPy's conversions, tracked).
+
+        Undone by :meth:`uninstall`.
+        """
+        if self._installed:
+            return
+        sites.refresh_skipped()  # Pillow's frames are library frames in creation sites
+        self._installed, self._wrappers = install_hooks(self)
+        self._tobytes_lines = tobytes_lines()
+
+    def uninstall(self) -> None:
+        """Restore Pillow, stop a tracemalloc this tracker started, forget every record.
+
+        Raises RuntimeError if a tracker installed after this one is still installed.
+        """
+        uninstall_hooks(self._installed, self._wrappers)
+        self._installed = []
+        self._wrappers = []
+        if self._active is not None:
+            self.stop(self._active)
+        self._live.clear()
+
+    # --- recording (the hot path: keep it small) -------------------------------------------------
+    def _on_dead(self, ref: KeyedRef) -> None:
+        self._live.pop(ref.key, None)
+
+    def _track_view(self, view: memoryview, interface: dict[str, Any], frame: types.FrameType) -> None:
+        key = id(view)
+        ref = KeyedRef(view, self._drop)
+        ref.key = key
+        self._seq += 1
+        self._created += 1
+        record = TrackedBuffer(ref, self._seq, "ndarray", capture(self.capture_depth, frame), self.phase, -1)
+        record.shape = tuple(interface.get("shape", ()))
+        record.typestr = str(interface.get("typestr", ""))
+        record.nbytes = view.nbytes
+        self._live[key] = record
+
+    def _track_array(self, array: np.ndarray[Any, Any], frame: types.FrameType) -> None:
+        """Track what ``Image.__array__`` returned: the array itself when it owns its pixels (a copy),
+        else the memoryview every array over those pixels shares (NumPy collapses view bases to it)."""
+        base = array.base
+        owned = base is None
+        target: Any = array if owned else base
+        if not owned and type(base) is not memoryview:
+            target = array
+        key = id(target)
+        if key in self._live:
+            return  # the same pixels handed out again (np.asarray of an already converted view)
+        ref = KeyedRef(target, self._drop)
+        ref.key = key
+        self._seq += 1
+        self._created += 1
+        record = TrackedBuffer(ref, self._seq, "ndarray", capture(self.capture_depth, frame), self.phase, -1)
+        record.shape = tuple(int(n) for n in array.shape)
+        record.typestr = array.dtype.str
+        record.nbytes = int(array.nbytes)
+        record.owned = owned
+        self._live[key] = record
+
+    # --- per-test window -------------------------------------------------------------------------
+    def set_phase(self, phase: str) -> None:
+        """Label what is created from now on ("setup", "call", "teardown", "fixture:session"...).
+
+        Objects created in a ``fixture:*`` phase belong to a wider-scoped fixture and are never
+        reported as the test's leaks. In precise mode, the large blocks such a fixture allocates are
+        set aside too (one tracemalloc snapshot on entering and one on leaving the fixture phase).
+        """
+        token = self._active
+        if token is not None and token.precise and tracemalloc.is_tracing():
+            entering, leaving = phase.startswith("fixture:"), self.phase.startswith("fixture:")
+            if entering and not leaving:
+                token.fixture_snapshot = large_traces(
+                    tracemalloc.take_snapshot(), token.min_bytes, self._tobytes_lines
+                )
+            elif leaving and not entering and token.fixture_snapshot is not None:
+                after = large_traces(tracemalloc.take_snapshot(), token.min_bytes, self._tobytes_lines)
+                fixture_growth(token.fixture_snapshot, after, token.fixture_traces)
+                token.fixture_snapshot = None
+        self.phase = phase
+
+    def start(self, test_nodeid: str, min_bytes: int = 65536, precise: bool = False) -> TrackingToken:
+        """Open a test's window; ``precise`` also traces NumPy and ``tobytes`` allocations (tracemalloc)."""
+        if self._active is not None and not self._active.stopped:
+            self.stop(self._active)
+        self.phase = "setup"
+        token = TrackingToken(
+            test_nodeid, self._seq, self._created, pillow_blocks_in_use(), min_bytes, precise
+        )
+        if precise:
+            if tracemalloc.is_tracing():
+                token.traces_before = large_traces(
+                    tracemalloc.take_snapshot(), min_bytes, self._tobytes_lines
+                )
+            else:
+                tracemalloc.start(TRACE_FRAMES)
+                token.owns_tracemalloc = True
+        self._active = token
+        return token
+
+    def stop(self, token: TrackingToken) -> None:
+        """Close the window: stops tracemalloc if :meth:`start` started it. Safe to call twice."""
+        if token.stopped:
+            return
+        token.stopped = True
+        if token.owns_tracemalloc and tracemalloc.is_tracing():
+            tracemalloc.stop()
+        if self._active is token:
+            self._active = None
+
+    def touched_since(self, token: TrackingToken) -> bool:
+        """Whether any Pillow image or image-backed array was created since ``start``."""
+        return self._created != token.created
+
+    def live_bytes(self) -> int:
+        """Bytes held by every live tracked image and image-backed array (for the memory baseline)."""
+        total = 0
+        for record in self._records():
+            obj = record.ref()
+            if obj is None:
+                continue
+            total += record.nbytes if record.kind == "ndarray" else image_bytes(obj)
+        return total
+
+    def _records(self) -> list[TrackedBuffer]:
+        while True:
+            try:
+                return list(self._live.values())
+            except RuntimeError:  # a weakref callback fired mid-copy
+                continue
+
+    def _since(self, token: TrackingToken) -> list[TrackedBuffer]:
+        """Live records created after ``token``, oldest first, without copying the older ones."""
+        while True:
+            found: list[TrackedBuffer] = []
+            try:
+                for record in reversed(self._live.values()):
+                    if record.seq <= token.seq:
+                        break
+                    found.append(record)
+            except RuntimeError:
+                continue
+            found.reverse()
+            return found
+
+    # --- the verdict -----------------------------------------------------------------------------
+    def leaks(self, token: TrackingToken, allow: int = 0) -> list[LeakedImage]:
+        """Image buffers created during the window and still alive, as findings (``allow`` tolerated).
+
+        Clean path: a walk over the records made since ``start`` plus one read of Pillow's counters
+        (and, in precise mode, one tracemalloc snapshot); no garbage collection. Only when something
+        is still alive does it collect and look again, then explain what holds each survivor.
+        """
+        if not self._suspicious(token):
+            return []
+        gc.collect()
+        if not self._suspicious(token):
+            return []
+        self._scans = ReferrerScans()
+        try:
+            suspects = self._collect_suspects(token)
+            if len(suspects) <= allow:
+                return []
+            self._describe_holders(suspects)
+            findings = [suspect.finding for suspect in suspects[allow:]]
+            suspects.clear()
+            return findings
+        finally:
+            self._scans = ReferrerScans(0)
+
+    def _leaked_records(self, token: TrackingToken) -> list[TrackedBuffer]:
+        leaked = []
+        for record in self._since(token):
+            if record.phase.startswith("fixture:") or record.ref() is None:
+                continue
+            if record.kind == "ndarray" and record.nbytes < token.min_bytes:
+                continue
+            if made_at_import(record.site):
+                continue
+            leaked.append(record)
+        return leaked
+
+    def _unexplained_blocks(self, token: TrackingToken) -> int:
+        grown = pillow_blocks_in_use() - token.blocks_in_use
+        if grown <= 0:
+            return 0
+        cores: dict[int, int] = {}
+        for record in self._records():
+            if record.kind != "pil_image" or record.core_seq <= token.seq:
+                continue
+            image = record.ref()
+            core = getattr(image, "_im", None) if image is not None else None
+            if core is not None and type(core) is CORE_TYPE:
+                cores[id(core)] = arena_blocks(core)
+        return max(0, grown - sum(cores.values()))
+
+    def _suspicious(self, token: TrackingToken) -> bool:
+        if self._leaked_records(token) or self._unexplained_blocks(token) > 0:
+            return True
+        if not (token.precise and tracemalloc.is_tracing()):
+            return False
+        if token.owns_tracemalloc and tracemalloc.get_traced_memory()[0] < token.min_bytes:
+            return False  # every block traced since start, together, is smaller than one large block
+        return bool(self._new_traces(token))
+
+    def _new_traces(self, token: TrackingToken) -> dict[TraceKey, int]:
+        traces = large_traces(tracemalloc.take_snapshot(), token.min_bytes, self._tobytes_lines)
+        for known in (token.traces_before, token.fixture_traces):
+            for key, count in (known or {}).items():
+                if key in traces:
+                    traces[key] -= count
+        traces = {key: count for key, count in traces.items() if count > 0 and not traced_at_import(key[2])}
+        # Image-backed arrays are reported from their own records; drop their tobytes() traces (the
+        # traced block is the whole bytes object: its pixels plus the object header).
+        # Copies made by Image.__array__ are reported from their records too: drop their NumPy trace.
+        for record in self._since(token):
+            if record.kind == "ndarray" and record.ref() is not None:
+                domain, size = (
+                    (NUMPY_DOMAIN, record.nbytes) if record.owned else (0, record.nbytes + BYTES_HEADER)
+                )
+                for key in traces:
+                    if key[0] == domain and key[1] == size and traces[key] > 0:
+                        traces[key] -= 1
+                        break
+        return {key: count for key, count in traces.items() if count > 0}
+
+    def _collect_suspects(self, token: TrackingToken) -> list[Suspect]:
+        suspects: list[Suspect] = []
+        views: dict[int, Suspect] = {}
+        for record in self._leaked_records(token):
+            obj = record.ref()
+            if obj is None:
+                continue
+            if record.kind == "pil_image":
+                finding: LeakedImage = {
+                    "kind": "pil_image",
+                    "mode": str(obj.mode),
+                    "shape": [int(obj.size[0]), int(obj.size[1])],
+                    "bytes": image_bytes(obj),
+                    "create_site": format_site(record.site)[: self.stack_depth],
+                    "held_by": None,
+                    "phase": record.phase,
+                }
+                suspects.append(Suspect("pil_image", obj, record, finding["bytes"], finding))
+            else:
+                finding = {
+                    "kind": "ndarray",
+                    "dtype": _dtype_name(record.typestr),
+                    "shape": list(record.shape),
+                    "bytes": record.nbytes,
+                    "create_site": format_site(record.site)[: self.stack_depth],
+                    "held_by": None,
+                    "phase": record.phase,
+                }
+                suspect = Suspect("ndarray", obj, record, record.nbytes, finding)
+                views[id(obj)] = suspect
+                suspects.append(suspect)
+        traces = self._new_traces(token) if token.precise and tracemalloc.is_tracing() else {}
+        unexplained_blocks = self._unexplained_blocks(token)
+        if views or traces or unexplained_blocks:
+            scan = scan_unseen(
+                want_arrays=bool(views or traces),
+                want_cores=unexplained_blocks > 0,
+                known_cores=self._live_cores(),
+            )
+            for array, holder in scan.arrays:
+                owner = _owner(array)
+                view_suspect = views.get(id(owner.base) if owner.base is not None else id(owner))
+                if view_suspect is not None:
+                    view_suspect.obj = array
+                    if view_suspect.finding["held_by"] is None:
+                        view_suspect.finding["held_by"] = describe_holder(holder, array, self._scans)
+                    continue
+                if traces and owner.flags.owndata and owner.nbytes >= token.min_bytes:
+                    found = claim_trace(traces, owner)
+                    if found is not None:
+                        suspects.append(
+                            Suspect(
+                                "ndarray",
+                                owner,
+                                None,
+                                owner.nbytes,
+                                {
+                                    "kind": "ndarray",
+                                    "dtype": str(owner.dtype),
+                                    "shape": [int(n) for n in owner.shape],
+                                    "bytes": int(owner.nbytes),
+                                    "create_site": traceback_frames(found, self.stack_depth),
+                                    "held_by": describe_holder(holder, array, self._scans),
+                                },
+                            )
+                        )
+            for (domain, size, traceback), count in traces.items():
+                for _ in range(count):
+                    kind = "ndarray" if domain == NUMPY_DOMAIN else "bytes"
+                    suspects.append(
+                        Suspect(
+                            kind,
+                            None,
+                            None,
+                            size,
+                            {
+                                "kind": kind,
+                                "shape": [size],
+                                "bytes": size,
+                                "create_site": traceback_frames(traceback, self.stack_depth),
+                                "held_by": "not found: no object the garbage collector sees refers to it",
+                            },
+                        )
+                    )
+            if unexplained_blocks:
+                holders = [
+                    f"an orphan image core ({core.mode} {core.size[0]}x{core.size[1]}, no Image wrapper) in "
+                    f"{describe_holder(holder, core, self._scans)}"
+                    for core, holder in scan.cores[:3]
+                ]
+                suspects.append(
+                    Suspect(
+                        "pillow_blocks",
+                        None,
+                        None,
+                        0,
+                        {
+                            "kind": "pillow_blocks",
+                            "count": unexplained_blocks,
+                            "create_site": [],
+                            "held_by": (
+                                "; ".join(holders)
+                                if holders
+                                else "not found: an image core kept by C code or an object gc cannot see"
+                            ),
+                        },
+                    )
+                )
+        return suspects
+
+    def _live_cores(self) -> set[int]:
+        cores = set()
+        for record in self._records():
+            image = record.ref() if record.kind == "pil_image" else None
+            core = getattr(image, "_im", None) if image is not None else None
+            if core is not None:
+                cores.add(id(core))
+        return cores
+
+    def _describe_holders(self, suspects: list[Suspect]) -> None:
+        budget = self._scans
+        for suspect in suspects:
+            if suspect.finding.get("held_by") is None and suspect.kind == "pil_image":
+                suspect.finding["held_by"] = describe_referrers(suspect.obj, budget, ignore=(suspects,))
+
+
+def _dtype_name(typestr: str) -> str:
+    try:
+        return str(np.dtype(typestr))
+    except TypeError:
+        return typestr
+
+
+def _owner(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
