@@ -26,7 +26,7 @@ def test_failing_before_check_hook_is_a_teardown_error(pytester: pytest.Pytester
             assert gl_context.is_current()
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
         ["*the leak check of *::test_first failed: RuntimeError: cache clear failed*"]

@@ -47,7 +47,7 @@ def test_triangle(gl_context):
 
 def test_triangle_renders_headless_under_egl(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_draw=TRIANGLE_TEST)
-    result = pytester.runpytest_subprocess("--glleak-backend=egl")
+    result = pytester.runpytest("--glleak-backend=egl")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         ["glleak: mode=marked, PyOpenGL platform=egl, egl-*, *OpenGL 4.*core profile*"]
@@ -56,7 +56,7 @@ def test_triangle_renders_headless_under_egl(pytester: pytest.Pytester) -> None:
 
 def test_default_backend_is_headless_egl(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_draw=TRIANGLE_TEST)
-    result = pytester.runpytest_subprocess()
+    result = pytester.runpytest()
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["glleak: *PyOpenGL platform=egl, egl-*"])
 
@@ -66,7 +66,7 @@ def test_triangle_renders_in_hidden_glfw_window(
 ) -> None:
     monkeypatch.setenv("DISPLAY", xvfb_display)
     pytester.makepyfile(test_draw=TRIANGLE_TEST)
-    result = pytester.runpytest_subprocess("--glleak-backend=glfw")
+    result = pytester.runpytest("--glleak-backend=glfw")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["glleak: *PyOpenGL platform=glx, glfw (x11), *OpenGL 4.*"])
 
@@ -85,7 +85,7 @@ def test_each_xdist_worker_has_its_own_context(pytester: pytest.Pytester) -> Non
             (root / f"ctx-{os.getpid()}-{index}").write_text(hex(gl_context.native_handle))
         """
     )
-    result = pytester.runpytest_subprocess("-n", "2", "-p", "xdist")
+    result = pytester.runpytest("-n", "2", "-p", "xdist")
     result.assert_outcomes(passed=7)
     pids = {path.name.split("-")[1] for path in pytester.path.glob("**/ctx-*")}
     assert len(pids) == 2, pids
@@ -103,7 +103,7 @@ def test_missing_driver_skips_with_reason(pytester: pytest.Pytester, monkeypatch
             pass
         """
     )
-    result = pytester.runpytest_subprocess("-rs", "--glleak-backend=egl")
+    result = pytester.runpytest("-rs", "--glleak-backend=egl")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(
         ["SKIPPED*pytest-glleak: no OpenGL context could be created*apt-get install*"]
@@ -116,7 +116,7 @@ def test_require_gl_turns_the_skip_into_an_error(
 ) -> None:
     monkeypatch.setenv("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent/egl_vendor.json")
     pytester.makepyfile("def test_needs_gl(gl_context):\n    pass\n")
-    result = pytester.runpytest_subprocess("--glleak-backend=egl", "--glleak-require-gl")
+    result = pytester.runpytest("--glleak-backend=egl", "--glleak-require-gl")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*pytest-glleak: no OpenGL context could be created*"])
     assert result.ret == 1
@@ -128,13 +128,13 @@ def test_require_gl_from_ini_is_not_masked_by_the_flag_default(
     monkeypatch.setenv("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent/egl_vendor.json")
     pytester.makeini("[pytest]\nglleak_require_gl = true\nglleak_backend = egl\n")
     pytester.makepyfile("def test_needs_gl(gl_context):\n    pass\n")
-    result = pytester.runpytest_subprocess()
+    result = pytester.runpytest()
     result.assert_outcomes(errors=1)
 
 
 def test_glfw_without_display_says_so(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_needs_gl(gl_context):\n    pass\n")
-    result = pytester.runpytest_subprocess("-rs", "--glleak-backend=glfw")
+    result = pytester.runpytest("-rs", "--glleak-backend=glfw")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["SKIPPED*glfw: no DISPLAY or WAYLAND_DISPLAY is set*xvfb*"])
 
@@ -146,7 +146,7 @@ def test_auto_falls_back_to_glfw_when_egl_is_missing(
     monkeypatch.setenv("PYOPENGL_PLATFORM", "glx")
     monkeypatch.setenv("DISPLAY", xvfb_display)
     pytester.makepyfile(test_draw=TRIANGLE_TEST)
-    result = pytester.runpytest_subprocess()
+    result = pytester.runpytest()
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["glleak: *PyOpenGL platform=glx, glfw (x11)*"])
 
@@ -156,7 +156,7 @@ def test_platform_already_fixed_for_another_window_system_is_a_clear_error(
 ) -> None:
     monkeypatch.setenv("PYOPENGL_PLATFORM", "glx")
     pytester.makepyfile("def test_needs_gl(gl_context):\n    pass\n")
-    result = pytester.runpytest_subprocess("--glleak-backend=egl")
+    result = pytester.runpytest("--glleak-backend=egl")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*PyOpenGL's platform is 'glx'*PYOPENGL_PLATFORM=egl*"])
 
@@ -172,7 +172,7 @@ def test_platform_is_chosen_before_conftest_imports_opengl(pytester: pytest.Pyte
         """
     )
     pytester.makepyfile(test_draw=TRIANGLE_TEST)
-    result = pytester.runpytest_subprocess()
+    result = pytester.runpytest()
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["conftest saw platform EGLPlatform"])
 
@@ -188,7 +188,7 @@ def test_user_platform_is_never_overridden(
             assert os.environ["PYOPENGL_PLATFORM"] == "egl"
         """
     )
-    result = pytester.runpytest_subprocess("--glleak-backend=auto")
+    result = pytester.runpytest("--glleak-backend=auto")
     result.assert_outcomes(passed=1)
 
 
@@ -237,7 +237,7 @@ def test_b_starts_clean(gl_context):
 
 def test_state_is_reset_between_tests(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_state=STATE_TESTS)
-    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=2)
 
 
@@ -278,5 +278,5 @@ def test_gl_context_is_current_again_after_factory_tests(gl_context):
 
 def test_gl_context_factory(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_factory=FACTORY_TESTS)
-    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=4)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "example_project"
+EXAMPLE = Path(__file__).resolve().parents[2] / "example_project"
 LEAKY_MODULE = EXAMPLE / "glthumbs" / "leaky.py"
 LEAKY_TESTS = EXAMPLE / "leaky_tests"
 #: Mirrors leaky_tests: 3 samples of 160x120 decoded to RGBA; a 48x40 RGBA texture, no mipmaps.
@@ -47,7 +47,7 @@ def run_leaky_tests(
     # Import glthumbs from this checkout whether or not it is installed (editable installs agree).
     monkeypatch.setenv("PYTHONPATH", str(EXAMPLE))
     report = pytester.path / "r.json"
-    result = pytester.runpytest_subprocess(
+    result = pytester.runpytest(
         "leaky_tests",
         "-p",
         "no:randomly",

@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-SCHEMA = json.loads((Path(__file__).parent / "glleak_report.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).parents[1] / "glleak_report.schema.json").read_text())
 
 PROJECT = """
 import pytest
@@ -56,7 +56,7 @@ def _line(pytester: pytest.Pytester, name: str, tag: str) -> int:
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider", *args)
+    return pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", *args)
 
 
 def _tests(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:

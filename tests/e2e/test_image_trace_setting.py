@@ -27,7 +27,7 @@ def test_keeps_a_pil_image():
 @pytest.mark.parametrize(("args", "failed"), [((), 2), (("--glleak-image-trace=off",), 1)])
 def test_image_trace_setting(pytester: pytest.Pytester, args: tuple[str, ...], failed: int) -> None:
     pytester.makepyfile(test_derived=DERIVED)
-    result = pytester.runpytest_subprocess("-p", "no:randomly", *args)
+    result = pytester.runpytest("-p", "no:randomly", *args)
     result.assert_outcomes(passed=2 - failed, errors=failed)
     result.stdout.fnmatch_lines(["LEAKED test_derived.py::test_keeps_a_pil_image*"])
     if failed == 2:
@@ -44,6 +44,6 @@ def test_image_trace_setting(pytester: pytest.Pytester, args: tuple[str, ...], f
 def test_bad_image_trace_value(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nglleak_image_trace = always\n")
     pytester.makepyfile("def test_nothing():\n    pass\n")
-    result = pytester.runpytest_subprocess()
+    result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*invalid value 'always' for ini key glleak_image_trace*marked, off*"])

@@ -187,7 +187,7 @@ def test_leaky_patterns_are_caught_with_their_details(pytester: pytest.Pytester,
     written = pytester.makepyfile(test_leaky=LEAKY)
     report = pytester.path / "report.json"
     xdist = ("-n", str(workers)) if workers else ()
-    result = pytester.runpytest_subprocess(*RUN_ARGS, *xdist, f"--glleak-json={report}")
+    result = pytester.runpytest(*RUN_ARGS, *xdist, f"--glleak-json={report}")
 
     result.assert_outcomes(errors=5)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -289,7 +289,7 @@ def test_clean_patterns_pass_and_the_before_check_hook_clears_caches(
     if hook_clears:
         pytester.makeconftest(CLEARING_CONFTEST)
     report = pytester.path / "report.json"
-    result = pytester.runpytest_subprocess(*RUN_ARGS, f"--glleak-json={report}")
+    result = pytester.runpytest(*RUN_ARGS, f"--glleak-json={report}")
 
     tests = by_name(load_json(report))
     assert set(tests) == {
@@ -349,7 +349,7 @@ def test_mode_all_checks_unmarked_tests_and_allow_image_leak_opts_out(
 ) -> None:
     written = pytester.makepyfile(test_modes=MODE_ALL)
     report = pytester.path / "report.json"
-    result = pytester.runpytest_subprocess(*RUN_ARGS, f"--glleak-mode={mode}", f"--glleak-json={report}")
+    result = pytester.runpytest(*RUN_ARGS, f"--glleak-mode={mode}", f"--glleak-json={report}")
 
     doc = load_json(report)
     if mode == "marked":
@@ -431,7 +431,7 @@ def test_what_a_test_keeps_only_through_its_traceback_or_imports_is_not_a_leak(
 ) -> None:
     pytester.makepyfile(test_not_leaks=NOT_LEAKS, icons=ICONS, lut=LUT)
     report = pytester.path / "report.json"
-    result = pytester.runpytest_subprocess(*RUN_ARGS, "--glleak-mode=all", f"--glleak-json={report}")
+    result = pytester.runpytest(*RUN_ARGS, "--glleak-mode=all", f"--glleak-json={report}")
 
     # Each test keeps its own outcome; the failing one fails for its assertion only.
     result.assert_outcomes(passed=2, failed=1, skipped=1, xfailed=1)
@@ -516,7 +516,7 @@ def test_two_hundred_clean_image_tests_report_nothing_in_mode_all(pytester: pyte
     pytester.makepyfile(test_many=_clean_image_suite(200))
     pytester.makeconftest(COUNTING_CONFTEST)
     report = pytester.path / "report.json"
-    result = pytester.runpytest_subprocess(*RUN_ARGS, "--glleak-mode=all", f"--glleak-json={report}")
+    result = pytester.runpytest(*RUN_ARGS, "--glleak-mode=all", f"--glleak-json={report}")
 
     result.assert_outcomes(passed=200)
     # The clean path never collects: a full collection costs more than a small test.
@@ -563,7 +563,7 @@ def test_mode_all_catches_a_copied_decode_kept_in_a_list(pytester: pytest.Pytest
     # np.array(Image.open(p)), the common decode idiom, makes a copy; the cheap path of mode=all sees it.
     written = pytester.makepyfile(test_copies=COPIES)
     report = pytester.path / "report.json"
-    result = pytester.runpytest_subprocess(*RUN_ARGS, "--glleak-mode=all", f"--glleak-json={report}")
+    result = pytester.runpytest(*RUN_ARGS, "--glleak-mode=all", f"--glleak-json={report}")
 
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(

@@ -74,7 +74,7 @@ def run(pytester: pytest.Pytester, source: str, monkeypatch: pytest.MonkeyPatch)
     pytester.makeconftest(GLUE)
     pytester.makeini("[pytest]\nmarkers =\n    precise: precise mode\n")
     pytester.makepyfile(test_suite=source)
-    result = pytester.runpytest_subprocess("-p", "no:glleak", "-p", "no:randomly", "-q")
+    result = pytester.runpytest("-p", "no:glleak", "-p", "no:randomly", "-q")
     result.assert_outcomes(passed=source.count("\ndef test_"))
     return {entry["test"]: entry for entry in map(json.loads, Path(findings).read_text().splitlines())}
 

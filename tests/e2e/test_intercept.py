@@ -193,7 +193,7 @@ def facts(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         text=True,
         timeout=120,
         env=env,
-        cwd=str(Path(__file__).resolve().parent.parent),
+        cwd=str(Path(__file__).resolve().parents[2]),
     )
     assert result.returncode == 0, result.stderr[-4000:]
     reported: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])

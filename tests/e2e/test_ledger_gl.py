@@ -373,7 +373,7 @@ def facts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         text=True,
         timeout=120,
         env=env,
-        cwd=str(Path(__file__).resolve().parent.parent),
+        cwd=str(Path(__file__).resolve().parents[2]),
     )
     assert result.returncode == 0, result.stderr[-4000:]
     reported: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
@@ -551,7 +551,7 @@ def test_glfw_windows_are_tracked(tmp_path: Path, xvfb_display: str) -> None:
         text=True,
         timeout=120,
         env=env,
-        cwd=str(Path(__file__).resolve().parent.parent),
+        cwd=str(Path(__file__).resolve().parents[2]),
     )
     assert result.returncode == 0, result.stderr[-4000:]
     facts: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])

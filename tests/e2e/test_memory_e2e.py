@@ -51,7 +51,7 @@ GROWTH = textwrap.dedent(
 def test_one_mib_per_call_is_caught_and_a_cache_that_fills_once_passes(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_growth=GROWTH)
     report = pytester.path / "report.json"
-    result = pytester.runpytest_subprocess(*RUN_ARGS, f"--glleak-json={report}")
+    result = pytester.runpytest(*RUN_ARGS, f"--glleak-json={report}")
 
     result.assert_outcomes(passed=1, errors=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -115,7 +115,7 @@ NO_GROWTH = textwrap.dedent(
 def test_no_growth_is_not_flagged_in_twenty_consecutive_runs(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_steady=NO_GROWTH)
     report = pytester.path / "report.json"
-    result = pytester.runpytest_subprocess(*RUN_ARGS, f"--glleak-json={report}")
+    result = pytester.runpytest(*RUN_ARGS, f"--glleak-json={report}")
 
     result.assert_outcomes(passed=20)
     doc = load_json(report)
@@ -175,7 +175,7 @@ BASELINE = textwrap.dedent(
 def test_memory_baseline_fixture_and_what_a_test_leaves_open(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_baseline=BASELINE)
     report = pytester.path / "report.json"
-    result = pytester.runpytest_subprocess(*RUN_ARGS, f"--glleak-json={report}")
+    result = pytester.runpytest(*RUN_ARGS, f"--glleak-json={report}")
 
     # Open fds and threads are recorded for the report; they never fail a test by themselves.
     result.assert_outcomes(passed=4)

@@ -81,7 +81,7 @@ LOST_LINE = (
 def _run(pytester: pytest.Pytester, body: str, *args: str) -> pytest.RunResult:
     pytester.makepyfile(eglutil=EGLUTIL)
     pytester.makepyfile(test_neighbour=HEADER + body + LATER_TESTS)
-    return pytester.runpytest_subprocess("-v", "-p", "no:randomly", "--glleak-json=out.json", *args)
+    return pytester.runpytest("-v", "-p", "no:randomly", "--glleak-json=out.json", *args)
 
 
 def _recreated(pytester: pytest.Pytester) -> int:
@@ -241,7 +241,7 @@ def test_glfw_terminate_is_one_error_and_made_anew(
             pass
         """
     )
-    result = pytester.runpytest_subprocess(
+    result = pytester.runpytest(
         "-p", "no:randomly", "--glleak-backend=glfw", "--glleak-json=out.json"
     )
     outcomes = result.parseoutcomes()

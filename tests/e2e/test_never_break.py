@@ -31,7 +31,7 @@ def test_b():
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider", *args)
+    return pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", *args)
 
 
 def _no_internal_error(result: pytest.RunResult) -> None:

@@ -101,7 +101,7 @@ def test_each_kind_is_caught_with_count_and_creation_line(pytester: pytest.Pytes
     source = _test_module(create, delete)
     pytester.makepyfile(test_kind=source)
     report = pytester.path / "report.json"
-    result = pytester.runpytest_subprocess("-p", "no:randomly", f"--glleak-json={report}", *args)
+    result = pytester.runpytest("-p", "no:randomly", f"--glleak-json={report}", *args)
     result.assert_outcomes(passed=1, errors=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     line = _create_line(source)
@@ -147,7 +147,7 @@ def test_every_import_style_is_seen(pytester: pytest.Pytester, style: str) -> No
     pytester.syspathinsert()
     source = header + "import pytest\n\n\n@pytest.mark.no_gl_leak\ndef test_leaks(gl_context):\n    " + body
     pytester.makepyfile(test_style=source)
-    result = pytester.runpytest_subprocess()
+    result = pytester.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines([f"*test_style.py:{_create_line(source)} in test_leaks*"])
 
@@ -157,9 +157,9 @@ def test_leaks_under_xdist_have_the_same_verdicts(pytester: pytest.Pytester) -> 
     for kind in ("texture", "buffer", "program", "vertex_array"):
         create, delete, _ = KINDS[kind]
         pytester.makepyfile(**{f"test_{kind}": _test_module(create, delete)})
-    plain = pytester.runpytest_subprocess("-p", "no:randomly")
+    plain = pytester.runpytest("-p", "no:randomly")
     plain.assert_outcomes(passed=4, errors=4)
-    distributed = pytester.runpytest_subprocess("-p", "no:randomly", "-n", "2")
+    distributed = pytester.runpytest("-p", "no:randomly", "-n", "2")
     distributed.assert_outcomes(passed=4, errors=4)
     for kind in ("texture", "buffer", "program", "vertex_array"):
         distributed.stdout.fnmatch_lines([f"LEAKED test_{kind}.py::test_leaks - leaked 1 {kind}*"])
@@ -248,7 +248,7 @@ def test_objects_of_a_destroyed_unshared_context_died_with_it(gl_context, gl_con
 def test_gl_semantics(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_semantics=SEMANTICS)
     report = pytester.path / "r.json"
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "-v", f"--glleak-json={report}")
+    result = pytester.runpytest("-p", "no:randomly", "-v", f"--glleak-json={report}")
     tests = _tests_by_name(_json(report))
     outcomes = {name: entry["outcome"] for name, entry in tests.items()}
     assert outcomes == {
@@ -318,7 +318,7 @@ def test_not_blamed_for_earlier_leak(gl_context):
 
 def test_fixture_scopes_and_blame(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_scopes=FIXTURE_SCOPES)
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "--glleak-no-cleanup")
+    result = pytester.runpytest("-p", "no:randomly", "--glleak-no-cleanup")
     result.assert_outcomes(passed=3, errors=1)
     result.stdout.fnmatch_lines(
         ["LEAKED test_scopes.py::test_function_fixture_leak_is_blamed - leaked 1 buffer*"]
@@ -343,7 +343,7 @@ def test_fails_and_leaks(gl_context):
 
 def test_own_failure_stays_the_outcome_with_a_leak_section(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_own=OWN_FAILURE)
-    result = pytester.runpytest_subprocess()
+    result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*its own failure*", "*glleak: leaks*", "*1 texture*"])
     result.stdout.fnmatch_lines(
@@ -375,7 +375,7 @@ def test_cleanup_deletes_leaked_objects_unless_disabled(
     pytester: pytest.Pytester, args: tuple[str, ...], expected: str
 ) -> None:
     pytester.makepyfile(test_cleanup=CLEANUP)
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "-s", *args)
+    result = pytester.runpytest("-p", "no:randomly", "-s", *args)
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines([f"*{expected}*"])
 
@@ -419,13 +419,13 @@ def test_opted_out(gl_context):
 
 def test_kinds_allow_and_modes(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_allow=KINDS_AND_ALLOW)
-    marked = pytester.runpytest_subprocess("-p", "no:randomly")
+    marked = pytester.runpytest("-p", "no:randomly")
     marked.assert_outcomes(passed=4, errors=1)
     marked.stdout.fnmatch_lines(["LEAKED test_allow.py::test_third_texture_not_allowed - leaked 1 texture*"])
-    every = pytester.runpytest_subprocess("-p", "no:randomly", "--glleak-mode=all")
+    every = pytester.runpytest("-p", "no:randomly", "--glleak-mode=all")
     every.assert_outcomes(passed=3, errors=2)
     every.stdout.fnmatch_lines(["LEAKED test_allow.py::test_unmarked_not_checked_in_marked_mode*"])
-    off = pytester.runpytest_subprocess("-p", "no:randomly", "--glleak-mode=off")
+    off = pytester.runpytest("-p", "no:randomly", "--glleak-mode=off")
     off.assert_outcomes(passed=5)
 
 
@@ -444,14 +444,14 @@ def test_bad_marker_arguments_are_usage_errors_naming_the_test(
     pytester: pytest.Pytester, marker: str, fragment: str
 ) -> None:
     pytester.makepyfile(f"import pytest\n\n@pytest.mark.{marker}\ndef test_marked():\n    pass\n")
-    result = pytester.runpytest_subprocess()
+    result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     text = result.stderr.str()
     assert "test_marked" in text and fragment in text, text
 
 
 def test_markers_are_registered_with_their_signatures(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--markers")
+    result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(
         [
             "@pytest.mark.no_gl_leak(kinds=None, allow=None):*",
@@ -490,7 +490,7 @@ def test_counts_and_marks(gl_ledger, gl_context):
 
 def test_gl_ledger_fixture(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_ledger=LEDGER_FIXTURE)
-    result = pytester.runpytest_subprocess()
+    result = pytester.runpytest()
     result.assert_outcomes(passed=1)
 
 
@@ -523,7 +523,7 @@ def _clean_suite(count: int) -> str:
 def test_two_hundred_clean_gl_tests_report_nothing_in_mode_all(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_many=_clean_suite(200))
     report = pytester.path / "r.json"
-    result = pytester.runpytest_subprocess("--glleak-mode=all", f"--glleak-json={report}")
+    result = pytester.runpytest("--glleak-mode=all", f"--glleak-json={report}")
     result.assert_outcomes(passed=200)
     doc = _json(report)
     assert doc["summary"]["tests_checked"] == 200

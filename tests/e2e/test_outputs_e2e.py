@@ -45,7 +45,7 @@ def _full_device(pytester: pytest.Pytester) -> str:
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider", *args)
+    return pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", *args)
 
 
 def _assert_usage_error(result: pytest.RunResult, *fragments: str) -> None:

@@ -72,7 +72,7 @@ def test_driver_sweep_reports_textures_created_outside_pyopengl(
     pytester.makepyfile(test_outside=OUTSIDE)
     report = pytester.path / "report.json"
     args = ["-p", "no:randomly", f"--glleak-json={report}"] + (["--glleak-driver-sweep"] if sweep else [])
-    result = pytester.runpytest_subprocess(*args)
+    result = pytester.runpytest(*args)
 
     doc: dict[str, Any] = json.loads(report.read_text())
     tests = {entry["nodeid"].rsplit("::", 1)[-1]: entry for entry in doc["tests"]}

@@ -11,7 +11,7 @@ from pytest_glleak.docs import options_table
 from pytest_glleak.marks import marker_lines
 from pytest_glleak.settings import OPTIONS
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def test_readme_options_table_is_the_generated_one() -> None:
@@ -23,12 +23,12 @@ def test_readme_options_table_is_the_generated_one() -> None:
 def test_readme_opens_with_the_two_commands_ci_runs() -> None:
     commands = re.findall(r"^(bash \.ci/setup && .+)$", README, re.M)[:2]
     assert commands[0].endswith("pytest example_project --glleak-report")
-    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    ci = (Path(__file__).resolve().parents[2] / ".ci" / "run").read_text()
     assert commands[1] in ci.splitlines(), "the README's test command must be what .ci/run runs"
 
 
 def test_help_lists_every_option_and_ini_key(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--help")
+    result = pytester.runpytest("--help")
     text = result.stdout.str()
     for option in OPTIONS:
         assert option.flag in text

@@ -28,7 +28,7 @@ from pytest_glleak.report import (
     write_json,
 )
 
-SCHEMA = json.loads((Path(__file__).parent / "glleak_report.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).parents[1] / "glleak_report.schema.json").read_text())
 UPLOAD = ("viewer/render.py", 88, "upload")
 VBO = ("viewer/render.py", 120, "make_vbo")
 LOADER = ("viewer/images.py", 14, "load_thumbnail")

@@ -153,7 +153,7 @@ def test_layers_end_to_end(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     pytester.makepyfile(HEADER_PROBE)
-    result = pytester.runpytest_subprocess(*args)
+    result = pytester.runpytest(*args)
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([f"glleak: {expected},*"])
 
@@ -168,13 +168,13 @@ def test_profile_setting_reaches_the_context(pytester: pytest.Pytester) -> None:
             assert (gl_context.width, gl_context.height) == (32, 16)
         """
     )
-    result = pytester.runpytest_subprocess()
+    result = pytester.runpytest()
     result.assert_outcomes(passed=1)
 
 
 def test_bad_option_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(HEADER_PROBE)
-    result = pytester.runpytest_subprocess("--glleak-backend=vulkan")
+    result = pytester.runpytest("--glleak-backend=vulkan")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         ["*pytest-glleak: invalid value 'vulkan' for command-line option --glleak-backend*"]
@@ -184,6 +184,6 @@ def test_bad_option_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
 def test_bad_ini_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nglleak_size = huge\n")
     pytester.makepyfile(HEADER_PROBE)
-    result = pytester.runpytest_subprocess()
+    result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*invalid value 'huge' for ini key glleak_size*"])

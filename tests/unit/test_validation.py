@@ -253,7 +253,7 @@ def test_bad_marker_is_a_usage_error_naming_test_and_value(
     pytester: pytest.Pytester, mark: str, problem: str
 ) -> None:
     pytester.makepyfile(f"import pytest\n\n\n@pytest.mark.{mark}\ndef test_m():\n    pass\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*@pytest.mark.{mark.split('(')[0]}(*) on test_*.py::test_m: *{problem}*"])
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
@@ -275,7 +275,7 @@ def test_empty_allow_and_kind_sets_are_accepted(pytester: pytest.Pytester) -> No
             pass
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
 
 
@@ -307,7 +307,7 @@ def test_cli_and_env_errors_exit_4(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     pytester.makepyfile("def test_x(gl_context):\n    pass\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    result = pytester.runpytest("-p", "no:cacheprovider", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([expected])
     assert "Traceback" not in result.stderr.str() and "SKIPPED" not in result.stdout.str()
@@ -326,7 +326,7 @@ def test_ini_options_strings_still_work(pytester: pytest.Pytester) -> None:
         """
     )
     pytester.makepyfile(SETTINGS_PROBE)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-s")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*RESOLVED True False 9 65536 0.25 (4, 5) marked"])
 
@@ -342,12 +342,12 @@ def test_ini_options_table_native_toml_values_and_overrides(pytester: pytest.Pyt
         """
     )
     pytester.makepyfile(SETTINGS_PROBE)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-s")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*RESOLVED True True 9 1024 0.1 None marked"])
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", "-o", "glleak_report=false")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-s", "-o", "glleak_report=false")
     result.stdout.fnmatch_lines(["*RESOLVED False True 9 1024 0.1 None marked"])
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-o", "glleak_report=maybe")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-o", "glleak_report=maybe")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*invalid value 'maybe' for ini key glleak_report*"])
 
@@ -355,7 +355,7 @@ def test_ini_options_table_native_toml_values_and_overrides(pytester: pytest.Pyt
 def test_ini_file_bad_value_exits_4(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nglleak_image_min_bytes = -5\n")
     pytester.makepyfile(SETTINGS_PROBE)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*invalid value '-5' for ini key glleak_image_min_bytes*"])
 
@@ -375,7 +375,7 @@ def test_native_tool_pytest_table_takes_typed_values(pytester: pytest.Pytester) 
         """
     )
     pytester.makepyfile(SETTINGS_PROBE)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-s")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
@@ -389,7 +389,7 @@ def test_native_tool_pytest_table_takes_typed_values(pytester: pytest.Pytester) 
 def test_native_tool_pytest_table_also_takes_strings(pytester: pytest.Pytester) -> None:
     pytester.makepyprojecttoml('[tool.pytest]\nglleak_report = "yes"\nglleak_image_min_bytes = "1 MiB"\n')
     pytester.makepyfile(SETTINGS_PROBE)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-s")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*RESOLVED True True 6 1048576 0.1 None marked"])
 
@@ -412,7 +412,7 @@ def test_native_tool_pytest_table_bad_values_exit_4(
 ) -> None:
     pytester.makepyprojecttoml(f"[tool.pytest]\n{line}\n")
     pytester.makepyfile(SETTINGS_PROBE)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([expected])
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
@@ -439,7 +439,7 @@ def test_gl_context_factory_refuses_versions_that_do_not_exist(pytester: pytest.
             assert context.version_info >= (3, 3)
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=7)
 
 
@@ -474,7 +474,7 @@ def test_a_baseline_of_an_unknown_kind_exits_4_and_stays_untouched(pytester: pyt
     base = pytester.path / "base.json"
     base.write_bytes(BOGUS_BASELINE)
     before = os.stat(base).st_mtime_ns
-    result = pytester.runpytest_subprocess(
+    result = pytester.runpytest(
         "-p", "no:cacheprovider", "--glleak-baseline=base.json", "--glleak-baseline-update"
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
