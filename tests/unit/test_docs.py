@@ -5,11 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from pytest_glleak.docs import options_table
 from pytest_glleak.marks import marker_lines
-from pytest_glleak.settings import OPTIONS
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
@@ -25,17 +22,6 @@ def test_readme_opens_with_the_two_commands_ci_runs() -> None:
     assert commands[0].endswith("pytest example_project --glleak-report")
     ci = (Path(__file__).resolve().parents[2] / ".ci" / "run").read_text()
     assert commands[1] in ci.splitlines(), "the README's test command must be what .ci/run runs"
-
-
-def test_help_lists_every_option_and_ini_key(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest("--help")
-    text = result.stdout.str()
-    for option in OPTIONS:
-        assert option.flag in text
-        if option.negative_flag:
-            assert option.negative_flag in text
-        if option.ini:
-            assert option.ini in text
 
 
 def test_readme_documents_every_marker() -> None:
