@@ -13,46 +13,16 @@ import pytest
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "glleak_report.schema.json").read_text())
 
-PROJECT = """
-import pytest
-import OpenGL.GL as gl
-from PIL import Image
-
-KEPT = []
-
-
-def upload():
-    texture = gl.glGenTextures(1)  # SITE-TEXTURE
-    gl.glBindTexture(gl.GL_TEXTURE_2D, texture)
-    gl.glTexImage2D(gl.GL_TEXTURE_2D, 0, gl.GL_RGBA8, 16, 16, 0, gl.GL_RGBA, gl.GL_UNSIGNED_BYTE, None)
-    return texture
-
-
-@pytest.mark.no_gl_leak
-def test_leaks_one_texture(gl_context):
-    upload()
-
-
-@pytest.mark.no_gl_leak
-def test_leaks_two_textures(gl_context):
-    upload()
-    upload()
-
-
-@pytest.mark.no_image_leak
-def test_keeps_an_image():
-    KEPT.append(Image.new("RGBA", (128, 128)))  # SITE-IMAGE
-
-
-@pytest.mark.no_gl_leak
-def test_clean(gl_context):
-    gl.glDeleteTextures([upload()])
-"""
-
 
 def _line(pytester: pytest.Pytester, name: str, tag: str) -> int:
     text = (pytester.path / name).read_text()
     return next(number for number, line in enumerate(text.splitlines(), 1) if tag in line)
+
+
+def _project(pytester: pytest.Pytester, extra_tests: str = "") -> None:
+    """The shared user project as test_project.py, with `extra_tests` appended to it."""
+    project = pytester.copy_example("gating/test_project.py")
+    project.write_text(project.read_text() + extra_tests)
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -64,7 +34,7 @@ def _tests(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_terminal_report_default_and_verbose(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_project=PROJECT)
+    _project(pytester)
     result = _run(pytester, "--glleak-report")
     result.assert_outcomes(passed=1, errors=3)
     line = _line(pytester, "test_project.py", "SITE-TEXTURE")
@@ -82,7 +52,7 @@ def test_terminal_report_default_and_verbose(pytester: pytest.Pytester) -> None:
 
 
 def test_json_report_matches_the_schema_and_is_written_atomically(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_project=PROJECT)
+    _project(pytester)
     out = pytester.path / "reports"
     out.mkdir()
     result = _run(pytester, f"--glleak-json={out / 'glleak.json'}")
@@ -122,7 +92,7 @@ class _Collector(HTMLParser):
 
 
 def test_html_report_is_self_contained_with_chart_and_every_leaked_test(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_project=PROJECT)
+    _project(pytester)
     html_path = pytester.path / "glleak.html"
     _run(pytester, f"--glleak-html={html_path}")
     page = html_path.read_text()
@@ -137,7 +107,7 @@ def test_html_report_is_self_contained_with_chart_and_every_leaked_test(pytester
 
 
 def test_junit_properties(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_project=PROJECT)
+    _project(pytester)
     junit = pytester.path / "junit.xml"
     _run(pytester, f"--junitxml={junit}")
     root = ET.parse(junit).getroot()
@@ -152,7 +122,7 @@ def test_junit_properties(pytester: pytest.Pytester) -> None:
 
 
 def test_baseline_flows(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_project=PROJECT)
+    _project(pytester)
     baseline = pytester.path / "glleak-baseline.json"
 
     first = _run(pytester, f"--glleak-baseline={baseline}")
@@ -209,7 +179,7 @@ def test_new_site(gl_context):
 
 
 def test_corrupt_baseline_is_a_usage_error_and_left_untouched(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_project=PROJECT)
+    _project(pytester)
     baseline = pytester.path / "glleak-baseline.json"
     baseline.write_bytes(b'{"version": 1, "tests": [not json')
     before = (baseline.read_bytes(), baseline.stat().st_mtime_ns)
@@ -221,7 +191,7 @@ def test_corrupt_baseline_is_a_usage_error_and_left_untouched(pytester: pytest.P
 
 
 def test_baseline_from_another_renderer_warns_in_the_header(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_project=PROJECT)
+    _project(pytester)
     baseline = pytester.path / "glleak-baseline.json"
     _run(pytester, f"--glleak-baseline={baseline}", "--glleak-baseline-update")
     doc = json.loads(baseline.read_text())
@@ -232,9 +202,7 @@ def test_baseline_from_another_renderer_warns_in_the_header(pytester: pytest.Pyt
     result.stdout.fnmatch_lines(["*WARNING*NVIDIA H100*llvmpipe*"])
 
 
-XDIST_PROJECT = (
-    PROJECT
-    + """
+XDIST_TESTS = """
 
 @pytest.mark.no_gl_leak
 @pytest.mark.parametrize("count", range(6))
@@ -242,12 +210,11 @@ def test_param_leaks(gl_context, count):
     for _ in range(count % 3):
         upload()
 """
-)
 
 
 @pytest.mark.xdist
 def test_xdist_json_tests_list_matches_a_plain_run(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_project=XDIST_PROJECT)
+    _project(pytester, XDIST_TESTS)
     plain_path, dist_path = pytester.path / "plain.json", pytester.path / "dist.json"
     plain = _run(pytester, f"--glleak-json={plain_path}", "--glleak-report")
     dist = _run(pytester, "-n", "2", f"--glleak-json={dist_path}", "--glleak-report")
@@ -260,9 +227,9 @@ def test_xdist_json_tests_list_matches_a_plain_run(pytester: pytest.Pytester) ->
 
 @pytest.mark.xdist
 def test_crashed_worker_leaves_a_complete_report(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        test_project=PROJECT
-        + """
+    _project(
+        pytester,
+        """
 
 def test_crashes():
     import os
@@ -281,9 +248,9 @@ def test_crashes():
 
 
 def test_interrupted_run_writes_a_partial_report(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        test_project=PROJECT
-        + """
+    _project(
+        pytester,
+        """
 
 def test_zz_interrupt():
     raise KeyboardInterrupt

@@ -4,29 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-DERIVED = """
-import numpy as np
-import pytest
-from PIL import Image
-
-KEPT = []
-
-
-@pytest.mark.no_image_leak
-def test_keeps_a_derived_array():
-    pixels = np.asarray(Image.new("RGB", (200, 200)))
-    KEPT.append(pixels.astype(np.float32))  # DERIVED
-
-
-@pytest.mark.no_image_leak
-def test_keeps_a_pil_image():
-    KEPT.append(Image.new("RGBA", (64, 64)))
-"""
-
 
 @pytest.mark.parametrize(("args", "failed"), [((), 2), (("--glleak-image-trace=off",), 1)])
 def test_image_trace_setting(pytester: pytest.Pytester, args: tuple[str, ...], failed: int) -> None:
-    pytester.makepyfile(test_derived=DERIVED)
+    pytester.copy_example("image_trace_setting/test_derived.py")
     result = pytester.runpytest("-p", "no:randomly", *args)
     result.assert_outcomes(passed=2 - failed, errors=failed)
     result.stdout.fnmatch_lines(["LEAKED test_derived.py::test_keeps_a_pil_image*"])

@@ -8,7 +8,6 @@ it; each clean pattern passes.
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -17,155 +16,6 @@ import pytest
 pytest_plugins = ["pytester"]
 
 RUN_ARGS = ("-p", "no:randomly", "-p", "no:cacheprovider")
-
-LEAKY = textwrap.dedent(
-    """
-    import io
-
-    import numpy as np
-    import pytest
-    from PIL import Image
-
-    CACHE = {}
-    FRAMES = []
-    CALLBACKS = []
-    CORES = []
-
-
-    def png(size):
-        buffer = io.BytesIO()
-        Image.new("RGB", size, "red").save(buffer, "PNG")
-        return buffer.getvalue()
-
-
-    PNG = png((300, 200))
-
-
-    class ThumbnailCache:
-        def __init__(self):
-            self.thumbnails = {}
-
-        def get(self, image, size):
-            if size not in self.thumbnails:
-                self.thumbnails[size] = image.resize(size)  # CREATE:thumbnail
-            return self.thumbnails[size]
-
-
-    THUMBNAILS = ThumbnailCache()
-
-
-    @pytest.mark.no_image_leak
-    def test_module_dict():
-        CACHE["hero"] = Image.open(io.BytesIO(PNG)).convert("RGBA")  # CREATE:module_dict
-
-
-    @pytest.mark.no_image_leak
-    def test_array_in_list():
-        image = Image.open(io.BytesIO(PNG))
-        FRAMES.append(np.asarray(image))  # CREATE:array_in_list
-
-
-    @pytest.mark.no_image_leak
-    def test_closure():
-        frame = Image.new("L", (256, 256))  # CREATE:closure
-
-        def redraw():
-            return frame.getpixel((0, 0))
-
-        CALLBACKS.append(redraw)
-
-
-    @pytest.mark.no_image_leak
-    def test_unbounded_cache():
-        source = Image.open(io.BytesIO(PNG))
-        for side in (100, 150, 200):
-            THUMBNAILS.get(source, (side, side))  # CREATE:unbounded_cache
-
-
-    @pytest.mark.no_image_leak
-    def test_pillow_counters():
-        # The Image wrapper dies at once; its pixel core (no weakref, no gc) lives on.
-        CORES.append(Image.new("RGB", (512, 512)).im)
-    """
-)
-
-CLEAN = textwrap.dedent(
-    """
-    import io
-
-    import numpy as np
-    import pytest
-    from PIL import Image
-
-    import viewer
-
-
-    @pytest.fixture
-    def frame():
-        return Image.new("RGB", (300, 300))
-
-
-    @pytest.fixture(scope="module")
-    def atlas():
-        return Image.new("RGBA", (512, 512))
-
-
-    @pytest.mark.no_image_leak
-    def test_created_and_dropped():
-        buffer = io.BytesIO()
-        Image.new("RGB", (320, 240), "blue").save(buffer, "PNG")
-        image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGBA").resize((400, 300))
-        pixels = np.asarray(image)
-        assert Image.fromarray(pixels[::2, ::2].copy()).size == (200, 150)
-
-
-    @pytest.mark.no_image_leak
-    def test_bounded_cache(frame):
-        for side in range(100, 160, 10):
-            viewer.thumbnail(frame, (side, side))
-
-
-    @pytest.mark.no_image_leak
-    def test_function_fixture_image(frame):
-        assert frame.size == (300, 300)
-
-
-    @pytest.mark.no_image_leak
-    def test_module_fixture_image(atlas):
-        assert atlas.mode == "RGBA"
-
-
-    @pytest.mark.no_image_leak
-    def test_module_fixture_image_again(atlas):
-        assert atlas.size == (512, 512)
-    """
-)
-
-VIEWER = textwrap.dedent(
-    """
-    from collections import OrderedDict
-
-    CACHE = OrderedDict()
-
-
-    def thumbnail(image, size):
-        if size not in CACHE:
-            CACHE[size] = image.resize(size)  # CREATE:bounded_cache
-            while len(CACHE) > 4:
-                CACHE.popitem(last=False)
-        return CACHE[size]
-    """
-)
-
-CLEARING_CONFTEST = textwrap.dedent(
-    """
-    import viewer
-
-
-    def pytest_glleak_before_check(item):
-        viewer.CACHE.clear()
-    """
-)
 
 
 def line_of(written: Path, tag: str) -> int:
@@ -184,7 +34,7 @@ def by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("workers", [0, pytest.param(2, marks=pytest.mark.xdist)], ids=["in-process", "xdist-2"])
 def test_leaky_patterns_are_caught_with_their_details(pytester: pytest.Pytester, workers: int) -> None:
-    written = pytester.makepyfile(test_leaky=LEAKY)
+    written = pytester.copy_example("images/test_leaky.py")
     report = pytester.path / "report.json"
     xdist = ("-n", str(workers)) if workers else ()
     result = pytester.runpytest(*RUN_ARGS, *xdist, f"--glleak-json={report}")
@@ -284,10 +134,10 @@ def test_leaky_patterns_are_caught_with_their_details(pytester: pytest.Pytester,
 def test_clean_patterns_pass_and_the_before_check_hook_clears_caches(
     pytester: pytest.Pytester, hook_clears: bool
 ) -> None:
-    pytester.makepyfile(test_clean=CLEAN, viewer=VIEWER)
+    pytester.copy_example("images/viewer")
     viewer = pytester.path / "viewer.py"
     if hook_clears:
-        pytester.makeconftest(CLEARING_CONFTEST)
+        pytester.copy_example("images/clearing/conftest.py")
     report = pytester.path / "report.json"
     result = pytester.runpytest(*RUN_ARGS, f"--glleak-json={report}")
 
@@ -316,38 +166,11 @@ def test_clean_patterns_pass_and_the_before_check_hook_clears_caches(
         result.stdout.fnmatch_lines(["     held by key (120, 120) of dict CACHE in module viewer"])
 
 
-MODE_ALL = textwrap.dedent(
-    """
-    import pytest
-    from PIL import Image
-
-    KEPT = []
-
-
-    def test_unmarked_keeps():
-        KEPT.append(Image.new("RGB", (300, 300)))  # CREATE:unmarked
-
-
-    @pytest.mark.allow_image_leak("the splash screen is kept for the whole session")
-    def test_opted_out():
-        KEPT.append(Image.new("RGB", (300, 300)))
-
-
-    def test_unmarked_drops():
-        assert Image.new("RGB", (300, 300)).convert("L").size == (300, 300)
-
-
-    def test_no_images():
-        assert sum(range(4)) == 6
-    """
-)
-
-
 @pytest.mark.parametrize("mode", ["all", "marked"])
 def test_mode_all_checks_unmarked_tests_and_allow_image_leak_opts_out(
     pytester: pytest.Pytester, mode: str
 ) -> None:
-    written = pytester.makepyfile(test_modes=MODE_ALL)
+    written = pytester.copy_example("images/test_modes.py")
     report = pytester.path / "report.json"
     result = pytester.runpytest(*RUN_ARGS, f"--glleak-mode={mode}", f"--glleak-json={report}")
 
@@ -373,63 +196,10 @@ def test_mode_all_checks_unmarked_tests_and_allow_image_leak_opts_out(
     assert doc["summary"]["tests_checked"] == 2
 
 
-NOT_LEAKS = textwrap.dedent(
-    """
-    import pytest
-    from PIL import Image
-
-
-    @pytest.mark.xfail(reason="a known bug", strict=True)
-    def test_xfail_with_an_image_in_its_locals():
-        frame = Image.new("RGB", (300, 300))
-        assert frame.size == (1, 1)
-
-
-    def test_failing_with_an_image_in_its_locals():
-        frame = Image.new("RGB", (300, 300))
-        assert frame.size == (1, 1)
-
-
-    def test_skipped_midway_with_an_image_in_its_locals():
-        frame = Image.new("RGB", (300, 300))
-        pytest.skip("not today")
-
-
-    def test_imports_a_module_that_decodes_at_import():
-        import icons
-
-        assert icons.SPLASH.size == (320, 240)
-
-
-    @pytest.mark.no_image_leak
-    def test_marked_imports_a_module_that_builds_arrays_at_import():
-        import lut
-
-        assert lut.TABLE.shape == (256, 256, 4)
-    """
-)
-
-ICONS = textwrap.dedent(
-    """
-    from PIL import Image
-
-    SPLASH = Image.new("RGB", (320, 240), "navy").convert("RGBA")
-    """
-)
-
-LUT = textwrap.dedent(
-    """
-    import numpy as np
-
-    TABLE = np.zeros((256, 256, 4), dtype=np.float32)
-    """
-)
-
-
 def test_what_a_test_keeps_only_through_its_traceback_or_imports_is_not_a_leak(
     pytester: pytest.Pytester,
 ) -> None:
-    pytester.makepyfile(test_not_leaks=NOT_LEAKS, icons=ICONS, lut=LUT)
+    pytester.copy_example("images/not_leaks")
     report = pytester.path / "report.json"
     result = pytester.runpytest(*RUN_ARGS, "--glleak-mode=all", f"--glleak-json={report}")
 
@@ -481,40 +251,9 @@ def _clean_image_suite(count: int) -> str:
     return "\n".join(lines)
 
 
-# Counts gc.collect() calls made while tests run (the plugin looks gc.collect up at each call).
-COUNTING_CONFTEST = textwrap.dedent(
-    """
-    import gc
-    import pytest
-
-    CALLS = []
-    _collect = gc.collect
-
-
-    def counting_collect(*args, **kwargs):
-        CALLS.append(1)
-        return _collect(*args, **kwargs)
-
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_protocol(item, nextitem):
-        gc.collect = counting_collect
-        try:
-            return (yield)
-        finally:
-            gc.collect = _collect
-
-
-    def pytest_sessionfinish(session):
-        with open("collections.txt", "w") as out:
-            out.write(str(len(CALLS)))
-    """
-)
-
-
 def test_two_hundred_clean_image_tests_report_nothing_in_mode_all(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_many=_clean_image_suite(200))
-    pytester.makeconftest(COUNTING_CONFTEST)
+    pytester.copy_example("images/counting/conftest.py")
     report = pytester.path / "report.json"
     result = pytester.runpytest(*RUN_ARGS, "--glleak-mode=all", f"--glleak-json={report}")
 
@@ -528,40 +267,9 @@ def test_two_hundred_clean_image_tests_report_nothing_in_mode_all(pytester: pyte
     assert summary["image_bytes_leaked"] == 0 and summary["top_sites"] == []
 
 
-COPIES = textwrap.dedent(
-    """
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    FRAMES = []
-
-
-    def png(size):
-        buffer = io.BytesIO()
-        Image.new("RGB", size, "red").save(buffer, "PNG")
-        return buffer.getvalue()
-
-
-    PNG = png((300, 200))
-
-
-    def test_copy_kept_in_list():
-        FRAMES.append(np.array(Image.open(io.BytesIO(PNG))))  # CREATE:copy
-
-
-    def test_copies_dropped():
-        pixels = np.array(Image.open(io.BytesIO(PNG)))
-        scaled = np.asarray(Image.open(io.BytesIO(PNG)), dtype=np.float32) / 255.0
-        assert pixels.shape == (200, 300, 3) and scaled.max() == 1.0
-    """
-)
-
-
 def test_mode_all_catches_a_copied_decode_kept_in_a_list(pytester: pytest.Pytester) -> None:
     # np.array(Image.open(p)), the common decode idiom, makes a copy; the cheap path of mode=all sees it.
-    written = pytester.makepyfile(test_copies=COPIES)
+    written = pytester.copy_example("images/test_copies.py")
     report = pytester.path / "report.json"
     result = pytester.runpytest(*RUN_ARGS, "--glleak-mode=all", f"--glleak-json={report}")
 

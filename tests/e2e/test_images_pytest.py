@@ -68,69 +68,21 @@ def pytest_runtest_makereport(item, call):
 """
 
 
-def run(pytester: pytest.Pytester, source: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def run(pytester: pytest.Pytester, example: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     findings = pytester.path / "findings.jsonl"
     monkeypatch.setenv("FINDINGS", str(findings))
     pytester.makeconftest(GLUE)
     pytester.makeini("[pytest]\nmarkers =\n    precise: precise mode\n")
-    pytester.makepyfile(test_suite=source)
+    source = pytester.copy_example(example).read_text()
     result = pytester.runpytest("-p", "no:glleak", "-p", "no:randomly", "-q")
     result.assert_outcomes(passed=source.count("\ndef test_"))
     return {entry["test"]: entry for entry in map(json.loads, Path(findings).read_text().splitlines())}
 
 
-SUITE = """
-import io
-import numpy as np
-import pytest
-from PIL import Image
-
-CACHE = {}
-FRAMES = []
-
-def decode(size):
-    return Image.new("RGB", size, "blue")
-
-@pytest.fixture
-def frame():
-    return decode((64, 64))
-
-@pytest.fixture(scope="module")
-def atlas():
-    return decode((128, 128))
-
-def test_clean(frame, atlas):
-    image = frame.convert("L").resize((32, 32))
-    assert np.asarray(image).shape == (32, 32)
-
-def test_leaks_to_module_dict():
-    CACHE["hero"] = decode((200, 100))
-
-def test_leaks_array_in_list():
-    FRAMES.append(np.asarray(decode((300, 300))))
-
-@pytest.mark.precise
-def test_leaks_numpy_copy():
-    FRAMES.append(np.array(decode((300, 300))))
-
-def test_no_images():
-    assert sum(range(10)) == 45
-
-@pytest.fixture(scope="module")
-def lut():
-    return np.ones((300, 300))
-
-@pytest.mark.precise
-def test_precise_with_module_fixture_array(lut):
-    scaled = lut * 2  # a 720 KB temporary, freed
-    assert scaled.sum() > 0
-"""
-
-
 def test_glue_protocol_in_a_real_pytest_run(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    by_test = run(pytester, SUITE, monkeypatch)
+    by_test = run(pytester, "images_pytest/test_suite.py", monkeypatch)
 
     assert by_test["test_clean"]["leaked"] == []  # fixture values (function and module scope) are not leaks
     assert by_test["test_no_images"] == {"test": "test_no_images", "touched": False, "leaked": []}

@@ -8,27 +8,6 @@ from typing import Any
 
 import pytest
 
-LEAKY_AND_CLEAN = """
-import pytest
-import OpenGL.GL as gl
-
-@pytest.mark.no_gl_leak
-def test_a(gl_context):
-    pass
-
-@pytest.mark.no_gl_leak
-def test_leaks(gl_context):
-    gl.glBindTexture(gl.GL_TEXTURE_2D, gl.glGenTextures(1))  # LEAK
-
-@pytest.mark.no_image_leak
-@pytest.mark.max_memory_growth("1 MiB", warmup=1, repeat=2)
-def test_images():
-    pass
-
-def test_b():
-    pass
-"""
-
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", *args)
@@ -42,7 +21,7 @@ def _no_internal_error(result: pytest.RunResult) -> None:
 
 def test_plain_run_without_xdist_catches_a_leak(pytester: pytest.Pytester) -> None:
     # The plain-install case: xdist's hookspecs are absent, so its hooks must not be registered.
-    pytester.makepyfile(LEAKY_AND_CLEAN)
+    pytester.copy_example("never_break/test_leaky_and_clean.py").rename(pytester.path / "test_plain_run_without_xdist_catches_a_leak.py")
     result = _run(pytester, "-p", "no:xdist")
     _no_internal_error(result)
     result.assert_outcomes(passed=3, errors=1)
@@ -63,7 +42,7 @@ def test_plain_run_without_xdist_catches_a_leak(pytester: pytest.Pytester) -> No
 )
 def test_a_failing_before_check_hook_is_that_tests_error(pytester: pytest.Pytester, conftest: str) -> None:
     pytester.makeconftest(conftest)
-    pytester.makepyfile(test_h=LEAKY_AND_CLEAN)
+    pytester.copy_example("never_break/test_leaky_and_clean.py").rename(pytester.path / "test_h.py")
     report = pytester.path / "o.json"
     result = _run(pytester, f"--glleak-json={report}")
     _no_internal_error(result)
@@ -138,7 +117,7 @@ def test_a_fault_in_a_test_hook_is_one_tests_error(pytester: pytest.Pytester, fa
         setattr(owner, "{name}", _boom)
         """
     )
-    pytester.makepyfile(test_f=LEAKY_AND_CLEAN)
+    pytester.copy_example("never_break/test_leaky_and_clean.py").rename(pytester.path / "test_f.py")
     result = _run(pytester)
     _no_internal_error(result)
     result.stdout.fnmatch_lines([f"pytest-glleak: {phrase}*test_f.py::*: RuntimeError: injected fault*"])
@@ -160,7 +139,7 @@ def test_a_fault_in_report_bookkeeping_is_a_counted_warning(pytester: pytest.Pyt
     pytester.makeconftest(
         "def _boom(*args, **kwargs):\n    raise RuntimeError('injected fault')\n\n" + patch + "\n"
     )
-    pytester.makepyfile(test_f=LEAKY_AND_CLEAN)
+    pytester.copy_example("never_break/test_leaky_and_clean.py").rename(pytester.path / "test_f.py")
     report = pytester.path / "o.json"
     result = _run(pytester, f"--glleak-json={report}")
     _no_internal_error(result)
@@ -186,22 +165,13 @@ def _handlers(self):
 ledger_module.Ledger._handlers = _handlers
 """
 
-USES_BUFFERS = """
-import pytest
-import OpenGL.GL as gl
-
-@pytest.mark.no_gl_leak
-def test_buffers(gl_context):
-    gl.glDeleteBuffers(1, [gl.glGenBuffers(1)])
-"""
-
 
 @pytest.mark.parametrize("strict", [False, True], ids=["default", "strict"])
 def test_errors_inside_gl_hooks_are_shown_counted_and_strict_fails(
     pytester: pytest.Pytester, strict: bool
 ) -> None:
     pytester.makeconftest(HOOK_BUG)
-    pytester.makepyfile(test_hook=USES_BUFFERS)
+    pytester.copy_example("never_break/test_hook.py")
     report = pytester.path / "o.json"
     result = _run(pytester, f"--glleak-json={report}", *(["--glleak-strict-internal"] if strict else []))
     assert "INTERNALERROR" not in result.stdout.str()
@@ -221,7 +191,7 @@ def test_errors_inside_gl_hooks_are_shown_counted_and_strict_fails(
 def test_hook_errors_of_xdist_workers_reach_the_controller(pytester: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     pytester.makeconftest(HOOK_BUG)
-    pytester.makepyfile(test_hook=USES_BUFFERS)
+    pytester.copy_example("never_break/test_hook.py")
     report = pytester.path / "o.json"
     result = _run(pytester, "-n", "2", f"--glleak-json={report}")
     result.assert_outcomes(passed=1)
@@ -230,41 +200,8 @@ def test_hook_errors_of_xdist_workers_reach_the_controller(pytester: pytest.Pyte
 
 
 # --- honest reports --------------------------------------------------------------------------------
-TEARDOWN_ERRORS = """
-import pytest
-import OpenGL.GL as gl
-
-@pytest.fixture
-def leaky_then_raise(gl_context):
-    t = gl.glGenTextures(3)
-    for n in t: gl.glBindTexture(gl.GL_TEXTURE_2D, n)
-    yield t
-    raise RuntimeError("teardown boom")
-
-@pytest.fixture
-def half_built(gl_context):
-    t = gl.glGenTextures(4)
-    for n in t: gl.glBindTexture(gl.GL_TEXTURE_2D, n)
-    raise RuntimeError("setup boom")
-
-@pytest.mark.no_gl_leak
-def test_teardown_raises_and_leaks(leaky_then_raise):
-    pass
-
-@pytest.mark.no_gl_leak
-def test_setup_fails_and_leaks(half_built):
-    pass
-
-@pytest.mark.no_gl_leak
-def test_call_fails_and_leaks(gl_context):
-    t = gl.glGenTextures(2)
-    for n in t: gl.glBindTexture(gl.GL_TEXTURE_2D, n)
-    assert False, "own failure"
-"""
-
-
 def test_errors_stay_errors_and_keep_their_leak_sections(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_fx=TEARDOWN_ERRORS)
+    pytester.copy_example("never_break/test_fx.py")
     report = pytester.path / "o.json"
     result = _run(pytester, f"--glleak-json={report}", "-rA")
     _no_internal_error(result)
@@ -318,7 +255,7 @@ def test_durations_keep_the_call_of_a_leaked_test(pytester: pytest.Pytester) -> 
 
 @pytest.mark.parametrize("style", ["auto", "long", "short", "line", "native", "no"])
 def test_every_traceback_style_prints_a_readable_reason(pytester: pytest.Pytester, style: str) -> None:
-    written = pytester.makepyfile(test_tb=LEAKY_AND_CLEAN).read_text()
+    written = pytester.copy_example("never_break/test_leaky_and_clean.py").rename(pytester.path / "test_tb.py").read_text()
     line = next(number for number, text in enumerate(written.splitlines(), 1) if "# LEAK" in text)
     result = _run(pytester, f"--tb={style}")
     out = result.stdout.str()
@@ -332,7 +269,7 @@ def test_every_traceback_style_prints_a_readable_reason(pytester: pytest.Pyteste
 def test_junit_counts_a_leak_as_one_error(pytester: pytest.Pytester) -> None:
     import xml.etree.ElementTree as ET
 
-    pytester.makepyfile(test_j=LEAKY_AND_CLEAN)
+    pytester.copy_example("never_break/test_leaky_and_clean.py").rename(pytester.path / "test_j.py")
     junit = pytester.path / "junit.xml"
     result = _run(pytester, f"--junitxml={junit}")
     result.assert_outcomes(passed=3, errors=1)

@@ -165,88 +165,8 @@ def test_leaks_under_xdist_have_the_same_verdicts(pytester: pytest.Pytester) -> 
         distributed.stdout.fnmatch_lines([f"LEAKED test_{kind}.py::test_leaks - leaked 1 {kind}*"])
 
 
-SEMANTICS = """
-import numpy as np
-import pytest
-import OpenGL.GL as gl
-
-VS = "#version 330 core\\nvoid main() { gl_Position = vec4(0.0); }"
-
-
-@pytest.mark.no_gl_leak
-def test_deferred_shader_and_program_deletion_is_not_a_leak(gl_context):
-    shader = gl.glCreateShader(gl.GL_VERTEX_SHADER)
-    gl.glShaderSource(shader, VS)
-    gl.glCompileShader(shader)
-    program = gl.glCreateProgram()
-    gl.glAttachShader(program, shader)
-    gl.glLinkProgram(program)
-    gl.glUseProgram(program)
-    gl.glDeleteShader(shader)      # deferred: still attached
-    gl.glDeleteProgram(program)    # deferred: still current
-    assert gl.glIsProgram(program)
-    gl.glUseProgram(0)             # now both really go
-
-
-@pytest.mark.no_gl_leak
-def test_reserved_never_bound_name_is_reported(gl_context):
-    gl.glGenBuffers(1)  # RESERVED
-
-
-@pytest.mark.no_gl_leak
-def test_name_reuse_after_delete(gl_context):
-    for _ in range(5):
-        texture = gl.glGenTextures(1)
-        gl.glBindTexture(gl.GL_TEXTURE_2D, texture)
-        gl.glDeleteTextures([texture])
-
-
-@pytest.mark.no_gl_leak
-def test_deleting_unknown_names_and_zero_is_ignored(gl_context):
-    gl.glDeleteTextures([0, 987654])
-    gl.glDeleteBuffers(1, [123456])
-
-
-@pytest.mark.no_gl_leak
-def test_argument_shapes(gl_context):
-    pair = gl.glGenRenderbuffers(2)
-    for name in pair:
-        gl.glBindRenderbuffer(gl.GL_RENDERBUFFER, name)
-    gl.glDeleteRenderbuffers(2, pair)
-    vao = gl.GLuint()
-    gl.glGenVertexArrays(1, vao)
-    gl.glBindVertexArray(vao.value)
-    gl.glBindVertexArray(0)
-    gl.glDeleteVertexArrays(1, gl.GLuint(vao.value))
-    textures = gl.glGenTextures(3)
-    for name in textures:
-        gl.glBindTexture(gl.GL_TEXTURE_2D, name)
-    gl.glDeleteTextures(np.asarray(textures))
-    single = gl.glGenTextures(1)
-    gl.glBindTexture(gl.GL_TEXTURE_2D, single)
-    gl.glDeleteTextures(int(single))
-
-
-@pytest.mark.no_gl_leak
-def test_shared_context_objects_outlive_the_sharer(gl_context, gl_context_factory):
-    shared = gl_context_factory(share_with=gl_context)
-    texture = gl.glGenTextures(1)  # SHARED
-    gl.glBindTexture(gl.GL_TEXTURE_2D, texture)
-    # the factory destroys `shared` after the test, but the texture lives on in gl_context's share group
-
-
-@pytest.mark.no_gl_leak
-def test_objects_of_a_destroyed_unshared_context_died_with_it(gl_context, gl_context_factory):
-    fresh = gl_context_factory()
-    texture = gl.glGenTextures(1)
-    gl.glBindTexture(gl.GL_TEXTURE_2D, texture)
-    vao = gl.glGenVertexArrays(1)
-    gl.glBindVertexArray(vao)
-"""
-
-
 def test_gl_semantics(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_semantics=SEMANTICS)
+    pytester.copy_example("no_gl_leak/test_semantics.py")
     report = pytester.path / "r.json"
     result = pytester.runpytest("-p", "no:randomly", "-v", f"--glleak-json={report}")
     tests = _tests_by_name(_json(report))
@@ -267,57 +187,8 @@ def test_gl_semantics(pytester: pytest.Pytester) -> None:
     assert [entry["kind"] for entry in shared] == ["texture"]
 
 
-FIXTURE_SCOPES = """
-import pytest
-import OpenGL.GL as gl
-
-
-@pytest.fixture(scope="module")
-def atlas(gl_context):
-    texture = gl.glGenTextures(1)
-    gl.glBindTexture(gl.GL_TEXTURE_2D, texture)
-    yield texture
-    gl.glDeleteTextures([texture])
-
-
-@pytest.fixture
-def scratch(gl_context):
-    buffer = gl.glGenBuffers(1)
-    gl.glBindBuffer(gl.GL_ARRAY_BUFFER, buffer)
-    yield buffer
-    gl.glDeleteBuffers(1, [buffer])
-
-
-@pytest.fixture
-def leaky_scratch(gl_context):
-    buffer = gl.glGenBuffers(1)  # FIXTURE-LEAK
-    gl.glBindBuffer(gl.GL_ARRAY_BUFFER, buffer)
-    yield buffer
-
-
-@pytest.mark.no_gl_leak
-def test_uses_module_fixture(atlas, scratch):
-    assert gl.glIsTexture(atlas) and gl.glIsBuffer(scratch)
-
-
-@pytest.mark.no_gl_leak
-def test_uses_module_fixture_again(atlas):
-    assert gl.glIsTexture(atlas)
-
-
-@pytest.mark.no_gl_leak
-def test_function_fixture_leak_is_blamed(leaky_scratch):
-    pass
-
-
-@pytest.mark.no_gl_leak
-def test_not_blamed_for_earlier_leak(gl_context):
-    pass
-"""
-
-
 def test_fixture_scopes_and_blame(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_scopes=FIXTURE_SCOPES)
+    pytester.copy_example("no_gl_leak/test_scopes.py")
     result = pytester.runpytest("-p", "no:randomly", "--glleak-no-cleanup")
     result.assert_outcomes(passed=3, errors=1)
     result.stdout.fnmatch_lines(
@@ -328,21 +199,8 @@ def test_fixture_scopes_and_blame(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines([f"*test_scopes.py:{line} in leaky_scratch*"])
 
 
-OWN_FAILURE = """
-import pytest
-import OpenGL.GL as gl
-
-
-@pytest.mark.no_gl_leak
-def test_fails_and_leaks(gl_context):
-    texture = gl.glGenTextures(1)
-    gl.glBindTexture(gl.GL_TEXTURE_2D, texture)
-    assert 1 == 2, "its own failure"
-"""
-
-
 def test_own_failure_stays_the_outcome_with_a_leak_section(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_own=OWN_FAILURE)
+    pytester.copy_example("no_gl_leak/test_own.py")
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*its own failure*", "*glleak: leaks*", "*1 texture*"])
@@ -351,74 +209,18 @@ def test_own_failure_stays_the_outcome_with_a_leak_section(pytester: pytest.Pyte
     )
 
 
-CLEANUP = """
-import pytest
-import OpenGL.GL as gl
-
-leaked = []
-
-
-@pytest.mark.no_gl_leak
-def test_leaks(gl_context):
-    texture = gl.glGenTextures(1)
-    gl.glBindTexture(gl.GL_TEXTURE_2D, texture)
-    leaked.append(texture)
-
-
-def test_after(gl_context):
-    print("ALIVE" if gl.glIsTexture(leaked[0]) else "DELETED")
-"""
-
-
 @pytest.mark.parametrize(("args", "expected"), [((), "DELETED"), (("--glleak-no-cleanup",), "ALIVE")])
 def test_cleanup_deletes_leaked_objects_unless_disabled(
     pytester: pytest.Pytester, args: tuple[str, ...], expected: str
 ) -> None:
-    pytester.makepyfile(test_cleanup=CLEANUP)
+    pytester.copy_example("no_gl_leak/test_cleanup.py")
     result = pytester.runpytest("-p", "no:randomly", "-s", *args)
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines([f"*{expected}*"])
 
 
-KINDS_AND_ALLOW = """
-import pytest
-import OpenGL.GL as gl
-
-
-def make(kind):
-    if kind == "texture":
-        name = gl.glGenTextures(1); gl.glBindTexture(gl.GL_TEXTURE_2D, name)
-    else:
-        name = gl.glGenBuffers(1); gl.glBindBuffer(gl.GL_ARRAY_BUFFER, name)
-
-
-@pytest.mark.no_gl_leak(kinds=["buffer"])
-def test_only_buffers_checked(gl_context):
-    make("texture")
-
-
-@pytest.mark.no_gl_leak(allow={"texture": 2})
-def test_two_textures_allowed(gl_context):
-    make("texture"); make("texture")
-
-
-@pytest.mark.no_gl_leak(allow={"texture": 1})
-def test_third_texture_not_allowed(gl_context):
-    make("texture"); make("texture")
-
-
-def test_unmarked_not_checked_in_marked_mode(gl_context):
-    make("buffer")
-
-
-@pytest.mark.allow_gl_leak("intentional pool")
-def test_opted_out(gl_context):
-    make("buffer")
-"""
-
-
 def test_kinds_allow_and_modes(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_allow=KINDS_AND_ALLOW)
+    pytester.copy_example("no_gl_leak/test_allow.py")
     marked = pytester.runpytest("-p", "no:randomly")
     marked.assert_outcomes(passed=4, errors=1)
     marked.stdout.fnmatch_lines(["LEAKED test_allow.py::test_third_texture_not_allowed - leaked 1 texture*"])
@@ -463,33 +265,8 @@ def test_markers_are_registered_with_their_signatures(pytester: pytest.Pytester)
     )
 
 
-LEDGER_FIXTURE = """
-import pytest
-import OpenGL.GL as gl
-
-
-def test_counts_and_marks(gl_ledger, gl_context):
-    first = gl.glGenTextures(1)
-    gl.glBindTexture(gl.GL_TEXTURE_2D, first)
-    assert gl_ledger.created("texture") == 1
-    mark = gl_ledger.mark()
-    buffer = gl.glGenBuffers(1)
-    gl.glBindBuffer(gl.GL_ARRAY_BUFFER, buffer)
-    assert [record.kind for record in gl_ledger.leaks_since(mark)] == ["buffer"]
-    gl.glDeleteBuffers(1, [buffer])
-    assert gl_ledger.leaks_since(mark) == []
-    assert gl_ledger.deleted("buffer") == 1
-    assert {record.name for record in gl_ledger.live("texture")} >= {int(first)}
-    with pytest.raises(AssertionError, match="1 texture"):
-        gl_ledger.assert_no_leaks()
-    gl_ledger.assert_no_leaks(kinds=["buffer"])
-    gl.glDeleteTextures([first])
-    gl_ledger.assert_no_leaks()
-"""
-
-
 def test_gl_ledger_fixture(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_ledger=LEDGER_FIXTURE)
+    pytester.copy_example("no_gl_leak/test_ledger.py")
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
 

@@ -10,27 +10,6 @@ import threading
 
 import pytest
 
-LEAKY = """
-import pytest
-import OpenGL.GL as gl
-
-
-@pytest.mark.no_gl_leak
-def test_leak(gl_context):
-    t = gl.glGenTextures(1)
-    gl.glBindTexture(gl.GL_TEXTURE_2D, t)
-"""
-
-CLEAN = """
-def test_clean():
-    pass
-"""
-
-RAN_MARKER = """
-def test_writes_a_marker():
-    open("ran.txt", "w").close()
-"""
-
 
 def _full_device(pytester: pytest.Pytester) -> str:
     """A disk-full device: a private copy of /dev/full when we may create one (root), else /dev/full.
@@ -59,7 +38,7 @@ def _assert_usage_error(result: pytest.RunResult, *fragments: str) -> None:
 
 # --- repro 04: an unwritable path is a usage error before any test runs ------------------------------------
 def test_a_path_under_a_file_is_a_usage_error_before_tests_run(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_m=RAN_MARKER)
+    pytester.copy_example("outputs/test_m.py")
     (pytester.path / "afile").write_text("")
     result = _run(pytester, "--glleak-json=afile/out.json")
     _assert_usage_error(
@@ -69,7 +48,7 @@ def test_a_path_under_a_file_is_a_usage_error_before_tests_run(pytester: pytest.
 
 
 def test_a_directory_as_the_html_path_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_m=RAN_MARKER)
+    pytester.copy_example("outputs/test_m.py")
     (pytester.path / "report.html").mkdir()
     result = _run(pytester, "--glleak-html=report.html")
     _assert_usage_error(
@@ -80,7 +59,7 @@ def test_a_directory_as_the_html_path_is_a_usage_error(pytester: pytest.Pytester
 
 # --- repro 13: colliding paths ------------------------------------------------------------------------------
 def test_the_json_report_cannot_overwrite_the_baseline(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_b=LEAKY)
+    pytester.copy_example("outputs/test_b.py")
     record = _run(pytester, "--glleak-baseline=base.json", "--glleak-baseline-update")
     assert record.ret == pytest.ExitCode.OK
     before = (pytester.path / "base.json").read_bytes()
@@ -93,14 +72,14 @@ def test_the_json_report_cannot_overwrite_the_baseline(pytester: pytest.Pytester
 
 
 def test_json_and_html_on_one_path_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_b=LEAKY)
+    pytester.copy_example("outputs/test_b.py")
     result = _run(pytester, "--glleak-json=same.out", "--glleak-html=same.out")
     _assert_usage_error(result, "--glleak-json=same.out and --glleak-html=same.out are the same file")
     assert not (pytester.path / "same.out").exists()
 
 
 def test_a_path_from_the_ini_file_is_checked_too(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_b=LEAKY)
+    pytester.copy_example("outputs/test_b.py")
     pytester.makeini("[pytest]\nglleak_json = report.out\n")
     result = _run(pytester, "--junitxml=report.out")
     _assert_usage_error(result, "ini key glleak_json=report.out and --junitxml=report.out are the same file")
@@ -108,7 +87,7 @@ def test_a_path_from_the_ini_file_is_checked_too(pytester: pytest.Pytester) -> N
 
 # --- repro 14: symlinks, devices, FIFOs, descriptors ------------------------------------------------------
 def test_a_symlinked_report_updates_the_real_file(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_b=LEAKY)
+    pytester.copy_example("outputs/test_b.py")
     real_dir = pytester.path / "reports"
     real_dir.mkdir()
     (real_dir / "report.json").write_text("stale")
@@ -122,12 +101,12 @@ def test_a_symlinked_report_updates_the_real_file(pytester: pytest.Pytester) -> 
 
 
 def test_a_symlinked_baseline_is_updated_through_the_link(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_b=CLEAN)
+    pytester.copy_example("outputs/test_clean.py").rename(pytester.path / "test_b.py")
     committed = pytester.path / "committed"
     committed.mkdir()
     assert _run(pytester, "--glleak-baseline=committed/base.json", "--glleak-baseline-update").ret == 0
     (pytester.path / "base.json").symlink_to("committed/base.json")
-    pytester.makepyfile(test_b=LEAKY)
+    pytester.copy_example("outputs/test_b.py")
     assert _run(pytester, "--glleak-baseline=committed/base.json").ret == pytest.ExitCode.TESTS_FAILED
     update = _run(pytester, "--glleak-baseline=base.json", "--glleak-baseline-update")
     assert update.ret == pytest.ExitCode.OK
@@ -137,7 +116,7 @@ def test_a_symlinked_baseline_is_updated_through_the_link(pytester: pytest.Pytes
 
 
 def test_a_character_device_is_written_in_place(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_b=LEAKY)
+    pytester.copy_example("outputs/test_b.py")
     device = pytester.path / "null"
     try:
         os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))
@@ -151,7 +130,7 @@ def test_a_character_device_is_written_in_place(pytester: pytest.Pytester) -> No
 
 
 def test_a_fifo_is_streamed_to_its_reader(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_b=LEAKY)
+    pytester.copy_example("outputs/test_b.py")
     fifo = pytester.path / "report.fifo"
     os.mkfifo(fifo)
     received: list[bytes] = []
@@ -169,7 +148,7 @@ def test_standard_output_gets_the_report_between_the_terminal_lines(pytester: py
     # as root it would replace the machine's /dev/stdout. resolve_target("/dev/stdout") is unit-tested.
     if not os.path.isdir("/dev/fd"):
         pytest.skip("no /dev/fd")
-    pytester.makepyfile(test_b=LEAKY)
+    pytester.copy_example("outputs/test_b.py")
     (pytester.path / "stdout.json").symlink_to("/proc/self/fd/1")
     result = _run(pytester, "--glleak-json=/dev/fd/1", "--glleak-html=stdout.json")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -191,7 +170,7 @@ def test_standard_output_gets_the_report_between_the_terminal_lines(pytester: py
 
 # --- a failed write: error line, other outputs written, results shown, non-zero exit ------------------------
 def test_a_full_disk_is_an_error_line_and_fails_a_passing_run(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_c=CLEAN)
+    pytester.copy_example("outputs/test_clean.py").rename(pytester.path / "test_c.py")
     full = _full_device(pytester)
     result = _run(pytester, f"--glleak-json={full}", "--glleak-html=report.html")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -207,7 +186,7 @@ def test_a_full_disk_is_an_error_line_and_fails_a_passing_run(pytester: pytest.P
 
 
 def test_a_failed_write_keeps_failures_and_the_short_summary(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_b=LEAKY)
+    pytester.copy_example("outputs/test_b.py")
     full = _full_device(pytester)
     result = _run(pytester, f"--glleak-json={full}", "--glleak-html=report.html", "-rA")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
