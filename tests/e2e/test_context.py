@@ -45,7 +45,8 @@ def test_each_xdist_worker_has_its_own_context(pytester: pytest.Pytester) -> Non
             (root / f"ctx-{os.getpid()}-{index}").write_text(hex(gl_context.native_handle))
         """
     )
-    result = pytester.runpytest("-n", "2", "-p", "xdist")
+    # runpytest puts the run's basetemp beside pytester.path; the workers' files are looked for inside it.
+    result = pytester.runpytest("-n", "2", "-p", "xdist", f"--basetemp={pytester.path / 'basetemp'}")
     result.assert_outcomes(passed=7)
     pids = {path.name.split("-")[1] for path in pytester.path.glob("**/ctx-*")}
     assert len(pids) == 2, pids
