@@ -10,6 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
+# User projects that e2e tests copy with pytester.copy_example: run by those tests, never collected here.
+collect_ignore = ["examples"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:

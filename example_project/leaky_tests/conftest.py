@@ -3,7 +3,7 @@
 
 They are meant to FAIL against the leaky module under pytest-glleak (``--glleak-mode=all``): one leaks
 decoded images, the other a texture. The example's own run does not collect this directory; pytest-glleak's
-suite runs it (``tests/test_example_leaky.py`` there).
+suite runs it (``tests/e2e/test_example_leaky.py`` there).
 """
 
 from __future__ import annotations
