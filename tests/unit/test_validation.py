@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from pytest_glleak import marks, settings
-from pytest_glleak.report.baseline import LEAK_KINDS, BaselineError, load_baseline
 from pytest_glleak.findings import GL_KINDS
+from pytest_glleak.report.baseline import LEAK_KINDS, BaselineError, load_baseline
 from pytest_glleak.settings import (
     GL_VERSIONS,
     MAX_BYTES,
