@@ -15,6 +15,7 @@ import pytest
 from pytest_glleak import hooks, marks, outputs
 from pytest_glleak import settings as settings_module
 from pytest_glleak.baseline import Baseline, load_baseline
+from pytest_glleak.ci.plugin import CIOutputs
 from pytest_glleak.errors import PASS_THROUGH, InternalErrors, plugin_error
 from pytest_glleak.gl import (
     ContextUnavailable,
@@ -38,7 +39,7 @@ images_key = pytest.StashKey[ImageTracker]()
 baseline_key = pytest.StashKey[Baseline | None]()
 internal_key = pytest.StashKey[InternalErrors]()
 
-_PLUGIN_NAMES = ("glleak-runner", "glleak-report", "glleak-xdist")
+_PLUGIN_NAMES = ("glleak-runner", "glleak-report", "glleak-xdist", "glleak-ci")
 
 
 class GLContextRecreatedWarning(pytest.PytestWarning):
@@ -100,6 +101,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(collector, "glleak-report")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(collector), "glleak-xdist")
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(CIOutputs(config, resolved, collector.document, internal), "glleak-ci")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -121,6 +121,10 @@ class ReportCollector:
         )
 
     # --- end of run -------------------------------------------------------------------------------
+    def document(self) -> dict[str, Any]:
+        """The run's ``--glleak-json`` document as it stands (for the CI outputs)."""
+        return build_json(self.run)
+
     def pytest_keyboard_interrupt(self) -> None:
         self.run.partial = True
 
