@@ -240,10 +240,10 @@ def _plural(count: int, noun: str) -> str:
 
 
 def headline(comparison: Comparison) -> str:
-    """``"2 regressions, 1 fixed, 0 changed in 5 tests"``."""
+    """``"2 regressions, 1 fixed, 0 changed in 5 checked tests"``."""
     return (
         f"{_plural(len(comparison.of('regression')), 'regression')}, {len(comparison.of('fixed'))} fixed, "
-        f"{len(comparison.of('changed'))} changed in {_plural(comparison.compared, 'test')}"
+        f"{len(comparison.of('changed'))} changed in {_plural(comparison.compared, 'checked test')}"
     )
 
 
