@@ -272,7 +272,9 @@ def test_codequality_report_has_gitlabs_keys_and_stable_fingerprints(pytester: p
     render.write_text("# a comment that moves every line down\n" + render.read_text())
     second = _codequality(pytester, "second.json")
     assert [issue["fingerprint"] for issue in second] == [issue["fingerprint"] for issue in first]
-    assert [issue["location"] for issue in second] == [{"path": "viewer/render.py", "lines": {"begin": 6}}] * 2
+    assert [issue["location"] for issue in second] == [
+        {"path": "viewer/render.py", "lines": {"begin": 6}}
+    ] * 2
 
 
 def test_codequality_growth_issue_points_at_the_test(pytester: pytest.Pytester) -> None:
@@ -310,7 +312,10 @@ def test_compare_reports_a_higher_count_and_a_new_test_as_regressions(pytester: 
     _view_project(pytester.path)
     old = _report(pytester, "old.json")
     tests = pytester.path / "tests" / "test_view.py"
-    source = tests.read_text().replace("def test_upload_once(gl_context):\n    upload()\n", "def test_upload_once(gl_context):\n    upload()\n    upload()\n")
+    source = tests.read_text().replace(
+        "def test_upload_once(gl_context):\n    upload()\n",
+        "def test_upload_once(gl_context):\n    upload()\n    upload()\n",
+    )
     tests.write_text(source + "\n\n@pytest.mark.no_gl_leak\ndef test_upload_new(gl_context):\n    upload()\n")
     new = _report(pytester, "new.json")
 
@@ -341,7 +346,12 @@ def test_compare_reports_fixes_and_exits_0(pytester: pytest.Pytester) -> None:
     _view_project(pytester.path)
     old = _report(pytester, "old.json")
     tests = pytester.path / "tests" / "test_view.py"
-    tests.write_text(tests.read_text().replace("def test_upload_once(gl_context):\n    upload()\n", "def test_upload_once(gl_context):\n    pass\n"))
+    tests.write_text(
+        tests.read_text().replace(
+            "def test_upload_once(gl_context):\n    upload()\n",
+            "def test_upload_once(gl_context):\n    pass\n",
+        )
+    )
     new = _report(pytester, "new.json")
     result = _compare(pytester, old, new, "--markdown=comment.md")
     assert result.ret == 0
