@@ -123,6 +123,21 @@ def test_on_github_each_leak_site_is_one_error_command_with_a_relative_path(
     assert _commands(result) == [UPLOAD_LEAKS]
 
 
+@pytest.mark.xdist
+def test_under_xdist_the_controller_prints_each_command_once(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _view_project(pytester.path)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    result = _run(pytester, "-n", "2", "--glleak-codequality=cq.json")
+    result.assert_outcomes(passed=1, errors=2)
+    assert _commands(result) == [UPLOAD_LEAKS]
+    issues = json.loads((pytester.path / "cq.json").read_text())
+    assert [issue["location"] for issue in issues] == [
+        {"path": "viewer/render.py", "lines": {"begin": 5}}
+    ] * 2
+
+
 def test_growth_is_annotated_at_the_test_function(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
