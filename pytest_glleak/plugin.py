@@ -27,7 +27,13 @@ from pytest_glleak.heap import ImageTracker, MemoryBaseline
 from pytest_glleak.ledger import Ledger, LedgerView
 from pytest_glleak.report import outputs
 from pytest_glleak.report.baseline import Baseline, BaselineError, load_baseline
-from pytest_glleak.report.collector import ReportCollector, XdistHooks, environment, report_header_lines
+from pytest_glleak.report.collector import (
+    CIOutputs,
+    ReportCollector,
+    XdistHooks,
+    environment,
+    report_header_lines,
+)
 from pytest_glleak.runner import CheckRunner, state_key
 from pytest_glleak.settings import Settings
 
@@ -38,7 +44,7 @@ images_key = pytest.StashKey[ImageTracker]()
 baseline_key = pytest.StashKey[Baseline | None]()
 internal_key = pytest.StashKey[InternalErrors]()
 
-_PLUGIN_NAMES = ("glleak-runner", "glleak-report", "glleak-xdist")
+_PLUGIN_NAMES = ("glleak-runner", "glleak-report", "glleak-xdist", "glleak-ci")
 
 
 class GLContextRecreatedWarning(pytest.PytestWarning):
@@ -103,6 +109,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(collector, "glleak-report")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(collector), "glleak-xdist")
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(CIOutputs(config, resolved, collector.document, internal), "glleak-ci")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -191,6 +191,16 @@ def parse_positive_int(text: str | int) -> int:
     return number
 
 
+def parse_auto_switch(text: str | bool) -> str:
+    """``"auto"``, or a boolean as ``"on"`` / ``"off"`` (see :func:`parse_bool`)."""
+    if isinstance(text, str) and text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return "on" if parse_bool(text) else "off"
+    except ValueError:
+        raise ValueError("expected auto, or one of 1/true/yes/on or 0/false/no/off") from None
+
+
 def _path(text: str) -> str | None:
     if not isinstance(text, str):
         raise ValueError("expected a file path (a string)")
@@ -423,6 +433,29 @@ OPTIONS: tuple[Option, ...] = (
         metavar="FRACTION",
         ini_types=(float,),
     ),
+    Option(
+        "github_annotations",
+        "--glleak-github-annotations",
+        "glleak_github_annotations",
+        "PYTEST_GLLEAK_GITHUB_ANNOTATIONS",
+        "auto",
+        parse_auto_switch,
+        "Print GitHub Actions error annotations at each leak's creation site and append a markdown "
+        "summary to $GITHUB_STEP_SUMMARY; auto: when GITHUB_ACTIONS=true.",
+        kind="toggle",
+        negative_flag="--glleak-no-github-annotations",
+        ini_types=(bool,),
+    ),
+    Option(
+        "codequality",
+        "--glleak-codequality",
+        "glleak_codequality",
+        "PYTEST_GLLEAK_CODEQUALITY",
+        None,
+        _path,
+        "Write a GitLab Code Quality report (JSON) of the leak sites to PATH.",
+        metavar="PATH",
+    ),
 )
 
 OPTIONS_BY_NAME: Mapping[str, Option] = {option.name: option for option in OPTIONS}
@@ -450,6 +483,8 @@ class Settings:
     baseline: str | None = None
     baseline_update: bool = False
     baseline_tolerance: float = 0.10
+    github_annotations: str = "auto"
+    codequality: str | None = None
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
 
 

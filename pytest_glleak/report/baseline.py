@@ -65,11 +65,11 @@ def site_key(frames: list[Frame] | None, root: str | None = None) -> str:
     return f"{file}:{frame.get('line', 0)} in {frame.get('function', '?')}"
 
 
-def _site_shown(site: str) -> str:
+def site_shown(site: str) -> str:
     return site if site == UNKNOWN_SITE else site + "()"
 
 
-def _moved_key(site: str) -> tuple[str, str] | None:
+def moved_key(site: str) -> tuple[str, str] | None:
     # A site whose line moved (an edit above it) is matched on (file, function).
     match = _SITE.match(site)
     return (match.group("file"), match.group("function")) if match else None
@@ -129,7 +129,7 @@ def leak_counts(findings: Mapping[str, Any], root: str | None = None) -> dict[tu
     return counts
 
 
-def _grew(memory: Mapping[str, Any]) -> bool:
+def grew(memory: Mapping[str, Any]) -> bool:
     if "per_iteration" not in memory or "limit" not in memory:
         return False
     return int(memory["per_iteration"]) > int(memory["limit"])
@@ -161,23 +161,23 @@ class Baseline:
             else:
                 self._judge(kind, site, count, allowed, "", known, regressions)
         for kind, site, count in unmatched:
-            moved = _moved_key(site)
+            moved = moved_key(site)
             candidates = [
-                key for key in sorted(remaining) if key[0] == kind and moved and _moved_key(key[1]) == moved
+                key for key in sorted(remaining) if key[0] == kind and moved and moved_key(key[1]) == moved
             ]
             if candidates:
                 recorded_site = candidates[0]
                 allowed = remaining.pop(recorded_site)
-                note = f" (recorded at {_site_shown(recorded_site[1])}; the line moved)"
+                note = f" (recorded at {site_shown(recorded_site[1])}; the line moved)"
                 self._judge(kind, site, count, allowed, note, known, regressions)
             elif nodeid not in self.entries:
                 regressions.append(
-                    f"new leak: {kind_phrase(kind, count)} created at {_site_shown(site)} "
+                    f"new leak: {kind_phrase(kind, count)} created at {site_shown(site)} "
                     "(this test has no baseline entry)"
                 )
             else:
                 regressions.append(
-                    f"new site: {kind_phrase(kind, count)} created at {_site_shown(site)} "
+                    f"new site: {kind_phrase(kind, count)} created at {site_shown(site)} "
                     "(not a known leak site of this test)"
                 )
         self._compare_memory(findings.get("memory") or {}, entry, known, regressions)
@@ -187,7 +187,7 @@ class Baseline:
     def _judge(
         kind: str, site: str, count: int, allowed: int, note: str, known: list[str], regressions: list[str]
     ) -> None:
-        phrase = f"{kind_phrase(kind, count)} created at {_site_shown(site)}"
+        phrase = f"{kind_phrase(kind, count)} created at {site_shown(site)}"
         if count <= allowed:
             known.append(f"{phrase}: known leak (baseline allows {allowed}){note}")
         else:
@@ -206,11 +206,11 @@ class Baseline:
                 regressions.append(
                     f"memory {figure}: {value:,} bytes, more than {percent} above the baseline's {recorded:,}"
                 )
-            elif figure != "per_iteration" or _grew(memory):
+            elif figure != "per_iteration" or grew(memory):
                 known.append(
                     f"memory {figure}: {value:,} bytes, within {percent} of the baseline's {recorded:,}"
                 )
-        if _grew(memory) and "per_iteration" not in entry.memory:
+        if grew(memory) and "per_iteration" not in entry.memory:
             regressions.append(
                 f"memory growth: {int(memory['per_iteration']):,} bytes per repetition over the limit "
                 f"{int(memory['limit']):,} is not in the baseline"
@@ -368,14 +368,14 @@ def _entry_from(findings: Mapping[str, Any], root: str | None) -> BaselineEntry 
         for (kind, site), count in sorted(leak_counts(findings, root).items())
     )
     memory_section = findings.get("memory") or {}
-    memory = {"per_iteration": int(memory_section["per_iteration"])} if _grew(memory_section) else {}
+    memory = {"per_iteration": int(memory_section["per_iteration"])} if grew(memory_section) else {}
     if not leaks and not memory:
         return None
     return BaselineEntry(leaks=leaks, memory=memory)
 
 
 def _describe(entry: BaselineEntry) -> str:
-    parts = [f"{kind_phrase(leak.kind, leak.count)} at {_site_shown(leak.site)}" for leak in entry.leaks]
+    parts = [f"{kind_phrase(leak.kind, leak.count)} at {site_shown(leak.site)}" for leak in entry.leaks]
     parts.extend(f"memory {figure} {value:,}" for figure, value in sorted(entry.memory.items()))
     return ", ".join(parts)
 
@@ -390,11 +390,11 @@ def _entry_changes(nodeid: str, old: BaselineEntry, new: BaselineEntry) -> list[
         if before == after:
             continue
         if before is None:
-            lines.append(f"changed {nodeid}: + {kind_phrase(kind, after or 0)} at {_site_shown(site)}")
+            lines.append(f"changed {nodeid}: + {kind_phrase(kind, after or 0)} at {site_shown(site)}")
         elif after is None:
-            lines.append(f"changed {nodeid}: - {kind_phrase(kind, before)} at {_site_shown(site)} (fixed)")
+            lines.append(f"changed {nodeid}: - {kind_phrase(kind, before)} at {site_shown(site)} (fixed)")
         else:
-            lines.append(f"changed {nodeid}: {kind} at {_site_shown(site)} {before} -> {after}")
+            lines.append(f"changed {nodeid}: {kind} at {site_shown(site)} {before} -> {after}")
     for figure in sorted(set(old.memory) | set(new.memory)):
         before_value, after_value = old.memory.get(figure), new.memory.get(figure)
         if before_value != after_value:

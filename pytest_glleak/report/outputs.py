@@ -36,12 +36,15 @@ def _name(settings: Settings, option: str) -> str:
 
 
 def named_outputs(settings: Settings) -> list[NamedPath]:
-    """The files this run writes: the JSON and HTML reports, and the baseline when it is updated."""
+    """The files this run writes: the JSON, HTML and Code Quality reports, and the baseline when it is
+    updated."""
     outputs = []
     if settings.json:
         outputs.append(NamedPath(_name(settings, "json"), settings.json))
     if settings.html:
         outputs.append(NamedPath(_name(settings, "html"), settings.html))
+    if settings.codequality:
+        outputs.append(NamedPath(_name(settings, "codequality"), settings.codequality))
     if settings.baseline and settings.baseline_update:
         outputs.append(NamedPath(_name(settings, "baseline"), settings.baseline))
     return outputs
