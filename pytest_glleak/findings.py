@@ -9,26 +9,13 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
+from pytest_glleak.ledger.registry import KINDS
+
 #: Schema version of the findings and of the JSON report built from them.
 FINDINGS_VERSION = 1
 
-#: The 13 GL object kinds, in report order (the ledger's generated registry lists the same, in the same
-#: order; a test checks it). Spelled out here so the data model depends on nothing.
-GL_KINDS: tuple[str, ...] = (
-    "texture",
-    "buffer",
-    "renderbuffer",
-    "sampler",
-    "framebuffer",
-    "vertex_array",
-    "transform_feedback",
-    "program_pipeline",
-    "query",
-    "shader",
-    "program",
-    "sync",
-    "display_list",
-)
+#: The 13 GL object kinds, in report order (generated from the Khronos registry).
+GL_KINDS: tuple[str, ...] = KINDS
 
 
 #: A test's verdict: nothing leaked, leaked, memory grew, only leaks the baseline accepts, not checked.

@@ -495,7 +495,7 @@ def add_options(parser: pytest.Parser) -> None:
         where = f" [env {option.env}]" if option.env else ""
         help_text = f"{option.help} Default: {option.default_text}.{where}"
         # default=None everywhere: an absent flag must never mask the ini or environment value.
-        if option.kind == "flag":
+        if option.kind in ("flag", "toggle"):
             group.addoption(
                 option.flag,
                 action="store_const",
@@ -504,15 +504,7 @@ def add_options(parser: pytest.Parser) -> None:
                 dest=f"glleak_{option.name}",
                 help=help_text,
             )
-        elif option.kind == "toggle":
-            group.addoption(
-                option.flag,
-                action="store_const",
-                const="true",
-                default=None,
-                dest=f"glleak_{option.name}",
-                help=help_text,
-            )
+        if option.kind == "toggle":
             assert option.negative_flag
             group.addoption(
                 option.negative_flag,
@@ -521,7 +513,7 @@ def add_options(parser: pytest.Parser) -> None:
                 dest=f"glleak_{option.name}",
                 help=f"Opposite of {option.flag}.",
             )
-        else:
+        if option.kind == "value":
             group.addoption(
                 option.flag,
                 action="store",

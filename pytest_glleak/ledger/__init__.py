@@ -18,8 +18,27 @@ No pytest imports in this package. Modules, one job each:
 
 from __future__ import annotations
 
-from pytest_glleak.ledger.core import Ledger
-from pytest_glleak.ledger.records import LiveObject
-from pytest_glleak.ledger.view import LedgerView
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["Ledger", "LedgerView", "LiveObject"]
+
+# Imported on first use, so that the data model can read the generated registry without loading the
+# ledger itself (findings -> ledger.registry must not pull in core -> sites -> findings).
+_WHERE = {
+    "Ledger": "pytest_glleak.ledger.core",
+    "LedgerView": "pytest_glleak.ledger.view",
+    "LiveObject": "pytest_glleak.ledger.records",
+}
+
+if TYPE_CHECKING:
+    from pytest_glleak.ledger.core import Ledger
+    from pytest_glleak.ledger.records import LiveObject
+    from pytest_glleak.ledger.view import LedgerView
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pytest_glleak.ledger' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
