@@ -35,6 +35,11 @@ _ABSENT: Any = object()
 _numpy_probe: list[tuple[int, int, int] | None] = [None]
 
 
+#: NumPy before 2.1 calls ``__array__`` without ``copy`` and copies the result itself when asked to.
+NUMPY_COPIES_ITSELF = np.lib.NumpyVersion(np.__version__) < "2.1.0"
+#: The NumPy functions wrapped on such a NumPy (see ``convert_wrapper`` in :func:`install_hooks`).
+NUMPY_CONVERSIONS = ("array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "copy")
+
 #: The oldest Pillow the hooks are tested on (``pyproject.toml``'s floor).
 OLDEST_PILLOW = "9.5"
 
@@ -216,8 +221,30 @@ def install_hooks(tracker: ImageTracker) -> tuple[Installed, list[object]]:
                 result = view.astype(dtype)
             else:
                 result = view
+        if copy is None:
+            pending[0] = True  # NumPy < 2.1 may copy what this returns itself (see convert_wrapper)
         tracker._track_array(result, sys._getframe(1))
         return result
+
+    # NumPy < 2.1 never passes copy=True to __array__: np.array(image) gets the view above and copies it
+    # itself, out of sight. Its conversion functions are wrapped there (only there): when a conversion
+    # went through to_array and came back as an array that owns its data, that array is the copy.
+    pending: list[bool] = [False]
+
+    def convert_wrapper(convert: Any) -> Any:
+        @functools.wraps(convert)
+        def converting(*args: Any, **kwargs: Any) -> Any:
+            outer = pending[0]
+            pending[0] = False
+            try:
+                result = convert(*args, **kwargs)
+                if pending[0] and type(result) is np.ndarray and result.base is None:
+                    tracker._track_array(result, sys._getframe(1))
+                return result
+            finally:
+                pending[0] = outer
+
+        return converting
 
     installed: list[tuple[Any, str, Any]] = [
         (Image.Image, "im", original_im),
@@ -233,6 +260,11 @@ def install_hooks(tracker: ImageTracker) -> tuple[Installed, list[object]]:
         property(array_struct),
         to_array,
     ]
+    if NUMPY_COPIES_ITSELF:
+        for name in NUMPY_CONVERSIONS:
+            original = np.__dict__[name]
+            installed.append((np, name, original))
+            wrappers.append(convert_wrapper(original))
     for (cls, name, _), wrapper in zip(installed, wrappers, strict=True):
         setattr(cls, name, wrapper)
     return installed, wrappers
