@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import gc
+import importlib
 import io
 import json
+import runpy
 import subprocess
 import sys
 import tracemalloc
@@ -748,3 +750,86 @@ def test_precise_mode_sets_aside_arrays_of_wider_scoped_fixtures(tracker: ImageT
     leaked = run_test(tracker, body, precise=True)
 
     assert [item["shape"] for item in leaked] == [[200, 200]]
+
+
+# --- import-time objects: decided by the import machinery in the stack, not by a frame's name ---------
+
+_IMPORTED_MODULE = """
+from PIL import Image
+
+
+def _deep(n):
+    return _deep(n - 1) if n else Image.new("RGB", (300, 300))
+
+
+PROTOTYPE = _deep(8)  # made below the import, 9 user frames deep: more than a site keeps
+"""
+
+
+@pytest.mark.parametrize("how", ["import-statement", "import_module"])
+def test_an_image_made_while_a_module_is_imported_is_the_modules_not_the_tests(
+    tracker: ImageTracker, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    name = f"glleak_imported_{how.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(_IMPORTED_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+
+    def body() -> None:
+        if how == "import-statement":
+            module = __import__(name)  # what `import name` runs
+        else:
+            module = importlib.import_module(name)
+        GLOBAL_HOLDER["module"] = module
+        DECODED_FRAMES.append(Image.new("L", (400, 400)))  # the test's own image, kept: still a leak
+
+    leaked = run_test(tracker, body)
+
+    assert [(item["kind"], item["mode"], item["shape"]) for item in leaked] == [
+        ("pil_image", "L", [400, 400])
+    ]
+    sys.modules.pop(name, None)
+
+
+_EXEC_LEAK = "DECODED_FRAMES.append(Image.new('RGBA', (300, 300)))"
+
+
+@pytest.mark.parametrize("how", ["exec", "runpy"])
+def test_an_image_made_by_code_run_with_exec_or_runpy_is_the_tests(
+    tracker: ImageTracker, tmp_path: Any, how: str
+) -> None:
+    # Their top-level frames are named <module> too, but nothing is being imported: user code.
+    script = tmp_path / "script.py"
+    script.write_text(f"from PIL import Image\n{_EXEC_LEAK}\n")
+
+    def body() -> None:
+        if how == "exec":
+            exec(_EXEC_LEAK, {"DECODED_FRAMES": DECODED_FRAMES, "Image": Image})
+        else:
+            runpy.run_path(str(script), init_globals={"DECODED_FRAMES": DECODED_FRAMES})
+
+    leaked = run_test(tracker, body)
+
+    assert [(item["kind"], item["mode"]) for item in leaked] == [("pil_image", "RGBA")]
+    assert leaked[0]["create_site"][0]["function"] == "<module>"
+    expected_file = "<string>" if how == "exec" else str(script)
+    assert leaked[0]["create_site"][0]["file"] == expected_file
+
+
+def test_a_pillow_plugins_prototype_image_is_never_a_leak(
+    tracker: ImageTracker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PalmImagePlugin builds Palm8BitColormapImage at import; Image.init() imports it during the test.
+    monkeypatch.delitem(sys.modules, "PIL.PalmImagePlugin", raising=False)
+    monkeypatch.setattr(Image, "_initialized", 0)  # as in a fresh process: init() imports every plugin
+
+    def body() -> None:
+        Image.init()
+        GLOBAL_HOLDER["palm"] = sys.modules["PIL.PalmImagePlugin"]
+        DECODED_FRAMES.append(Image.new("L", (400, 400)))
+
+    leaked = run_test(tracker, body)
+
+    assert [(item["kind"], item["mode"], item["shape"]) for item in leaked] == [
+        ("pil_image", "L", [400, 400])
+    ]
