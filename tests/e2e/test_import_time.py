@@ -37,7 +37,7 @@ def test_a_doctest_leaking_an_image_and_a_texture_is_caught_for_both(pytester: p
 
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["LEAKED mod.py::mod - leaked 1 texture, 1 pil_image*"])
-    result.stdout.fnmatch_lines(["*RGBA 300x300*", "*<doctest mod[4]>:1 in <module>*"])
+    result.stdout.fnmatch_lines(["*RGBA 300x300*", "*<doctest mod[[]4]>:1 in <module>*"])
 
 
 def test_a_pillow_plugins_prototype_is_not_blamed_on_the_test_that_imported_it(
