@@ -833,3 +833,29 @@ def test_a_pillow_plugins_prototype_image_is_never_a_leak(
     assert [(item["kind"], item["mode"], item["shape"]) for item in leaked] == [
         ("pil_image", "L", [400, 400])
     ]
+
+
+def test_a_pillow_without_the_hooked_entry_points_is_a_clear_error_naming_its_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import PIL
+
+    from pytest_glleak.errors import UnsupportedDependency
+
+    monkeypatch.setattr(Image.Image, "__array_interface__", None)
+    before = dict(Image.Image.__dict__)
+    tracker = ImageTracker()
+    with pytest.raises(UnsupportedDependency, match=f"Pillow {PIL.__version__} .*__array_interface__"):
+        tracker.install()
+    assert not tracker.installed
+    assert dict(Image.Image.__dict__) == before  # nothing of ours left behind
+
+
+def test_on_pillow_before_11_the_im_attribute_is_a_property_only_while_installed(
+    tracker: ImageTracker,
+) -> None:
+    # Pillow < 11 keeps the core in the instance's own "im"; the tracker's stand-in property keeps it there.
+    image = Image.new("L", (8, 8))
+    assert image.im is not None and image.getpixel((0, 0)) == 0
+    if "_im" not in image.__dict__:
+        assert image.__dict__["im"] is image.im
