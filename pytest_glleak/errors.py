@@ -18,6 +18,10 @@ class PluginError(Exception):
     """A failure inside pytest-glleak while it checked one test; that test's error, not the session's."""
 
 
+class UnsupportedDependency(Exception):
+    """A dependency version pytest-glleak cannot hook (the message names it); a usage error at start."""
+
+
 class LeakFailure(Exception):
     """Raised at the end of a test's teardown when its checks found leaks or growth.
 

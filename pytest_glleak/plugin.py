@@ -14,7 +14,7 @@ import pytest
 
 from pytest_glleak import hooks, marks
 from pytest_glleak import settings as settings_module
-from pytest_glleak.errors import PASS_THROUGH, InternalErrors, plugin_error
+from pytest_glleak.errors import PASS_THROUGH, InternalErrors, UnsupportedDependency, plugin_error
 from pytest_glleak.gl import (
     ContextUnavailable,
     GLContext,
@@ -96,8 +96,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[ledger_key] = ledger
     config.stash[images_key] = images
     if resolved.mode != "off":
+        try:
+            images.install()
+        except UnsupportedDependency as exc:
+            raise pytest.UsageError(str(exc)) from None
         ledger.install()
-        images.install()
         config.add_cleanup(images.uninstall)
         config.add_cleanup(ledger.uninstall)
     internal = InternalErrors()

@@ -18,8 +18,13 @@ from pytest_glleak.findings import Frame
 #: A creation site: innermost frame first, as alternating code objects and instruction offsets.
 Site = tuple[object, ...]
 
-#: Frame classes: user code (kept), library code (skipped), the test runner (the walk stops).
-USER, LIBRARY, RUNNER = 0, 1, 2
+#: Frame classes: user code (kept), library code (skipped), the test runner (the walk stops), and
+#: Python's import machinery (``<frozen importlib._bootstrap>``, ``_bootstrap_external``): what lies
+#: above it runs because a module is being imported.
+USER, LIBRARY, RUNNER, IMPORTER = 0, 1, 2, 3
+_IMPORTER_PREFIX = "<frozen importlib._bootstrap"
+#: Ends a site captured below an import (see :func:`made_at_import`); never formatted.
+IMPORT_MARK = "<import>"
 _LIBRARY_PREFIXES: tuple[str, ...] = ()
 _RUNNER_PREFIXES: tuple[str, ...] = ()
 # Keyed by file name, never by code object: hashing a code object hashes its bytecode and constants.
@@ -48,6 +53,7 @@ def refresh_skipped() -> None:
         *_module_dirs(("OpenGL", "OpenGL_accelerate", "ctypes", "numpy", "glfw", "PIL")),
         here,
         "<frozen ",
+        "<__array_function__ internals>",  # NumPy < 1.25 compiles its dispatchers under this name
     )
     _RUNNER_PREFIXES = _module_dirs(("_pytest", "pluggy"))
     _frame_class.clear()
@@ -60,7 +66,9 @@ def classify(filename: str) -> int:
 
 
 def _classify(filename: str) -> int:
-    if filename.startswith(_LIBRARY_PREFIXES):
+    if filename.startswith(_IMPORTER_PREFIX):
+        found = IMPORTER
+    elif filename.startswith(_LIBRARY_PREFIXES):
         found = LIBRARY
     elif _RUNNER_PREFIXES and filename.startswith(_RUNNER_PREFIXES):
         found = RUNNER
@@ -71,8 +79,13 @@ def _classify(filename: str) -> int:
     return found
 
 
-def capture(depth: int, frame: FrameType | None = None) -> Site:
-    """The user-code frames of the calling stack, at most ``depth`` of them, innermost first."""
+def capture(depth: int, frame: FrameType | None = None, imports: bool = False) -> Site:
+    """The user-code frames of the calling stack, at most ``depth`` of them, innermost first.
+
+    With ``imports``, the walk goes on past ``depth`` user frames to the test runner, and a site made
+    while a module is being imported (anywhere below Python's import machinery, or a loader's
+    ``exec_module``, such as pytest's assertion rewriter) ends with :data:`IMPORT_MARK`.
+    """
     if depth <= 0:
         return EMPTY_SITE
     if frame is None:
@@ -81,29 +94,45 @@ def capture(depth: int, frame: FrameType | None = None) -> Site:
     collected: list[object] = []
     remaining = depth
     classes = _frame_class
+    below_import = False
     while frame is not None:
         code = frame.f_code
         found = classes.get(code.co_filename)
         if found is None:
             found = _classify(code.co_filename)
         if found == USER:
-            offset = frame.f_lasti
-            identity.append(id(code))
-            identity.append(offset)
-            collected.append(code)
-            collected.append(offset)
-            remaining -= 1
-            if not remaining:
+            if remaining:
+                offset = frame.f_lasti
+                identity.append(id(code))
+                identity.append(offset)
+                collected.append(code)
+                collected.append(offset)
+                remaining -= 1
+            if not (remaining or imports):
                 break
+        elif imports and (found == IMPORTER or code.co_name == "exec_module"):
+            below_import = True
+            break
         elif found == RUNNER:
             break
         frame = frame.f_back
+    if below_import:
+        identity.append(-1)
+        collected.append(IMPORT_MARK)
+        collected.append(-1)
     key = tuple(identity)
     site = _interned.get(key)
     if site is None:
         site = _interned[key] = tuple(collected)
         _by_id[id(site)] = site
     return site
+
+
+def made_at_import(site: Site) -> bool:
+    """Whether ``site`` (captured with ``imports=True``) was made while a module was being imported:
+    by its top-level code or anything it called, library or user code alike. Code run by ``exec``,
+    doctests, ``runpy`` or ``python -c`` is not an import, whatever its frames are named."""
+    return len(site) >= 2 and site[-2] is IMPORT_MARK
 
 
 def line_of(code: CodeType, offset: int) -> int:

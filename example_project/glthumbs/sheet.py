@@ -119,11 +119,13 @@ def draw_labels(
         return
     draw = ImageDraw.Draw(picture)
     font = ImageFont.load_default()
+    # Pillow < 10.1's default font is a latin-1 bitmap font, which cannot draw the ellipsis character.
+    ellipsis = "\u2026" if isinstance(font, ImageFont.FreeTypeFont) else "..."
     for index, text in enumerate(texts):
         x, y, width, _ = layout.label_rect(index)
         shown = text
         while shown and draw.textlength(shown, font=font) > width:
-            shown = shown[:-2] + "\u2026" if len(shown) > 1 else ""
+            shown = shown[: -1 - len(ellipsis)] + ellipsis if len(shown) > len(ellipsis) else ""
         draw.text((x, y + 1), shown, fill=color, font=font)
 
 

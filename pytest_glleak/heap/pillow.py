@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, ImageFile
 
+from pytest_glleak.errors import UnsupportedDependency
 from pytest_glleak.heap.pixels import CORE_TYPE
 from pytest_glleak.heap.records import KeyedRef, TrackedBuffer
 from pytest_glleak.sites import capture
@@ -32,6 +33,67 @@ Installed = list[tuple[Any, str, Any]]
 _ABSENT: Any = object()
 #: The last ``__array_struct__`` lookup on an image: (id(image), id(caller frame), caller's f_lasti).
 _numpy_probe: list[tuple[int, int, int] | None] = [None]
+
+
+#: NumPy before 2.1 calls ``__array__`` without ``copy`` and copies the result itself when asked to.
+NUMPY_COPIES_ITSELF = np.lib.NumpyVersion(np.__version__) < "2.1.0"
+#: The NumPy functions wrapped on such a NumPy (see ``convert_wrapper`` in :func:`install_hooks`).
+NUMPY_CONVERSIONS = ("array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "copy")
+
+#: The oldest Pillow the hooks are tested on (``pyproject.toml``'s floor).
+OLDEST_PILLOW = "9.5"
+
+
+def pillow_version() -> str:
+    """The installed Pillow's version string."""
+    import PIL
+
+    return str(getattr(PIL, "__version__", "unknown"))
+
+
+def check_supported() -> None:
+    """Raise :class:`UnsupportedDependency` naming the version unless Pillow has every entry point the
+    hooks wrap: the ``Image.im`` property (Pillow >= 11) or a plain ``im`` attribute (older), the
+    ``__array_interface__`` property and ``ImageFile.__init__``."""
+    problems = []
+    im = Image.Image.__dict__.get("im", _ABSENT)
+    if im is not _ABSENT and not (isinstance(im, property) and im.fget is not None and im.fset is not None):
+        problems.append("Image.Image.im is neither a plain attribute nor a settable property")
+    interface = Image.Image.__dict__.get("__array_interface__")
+    if not (isinstance(interface, property) and interface.fget is not None):
+        problems.append("Image.Image.__array_interface__ is not a property")
+    if "__init__" not in ImageFile.ImageFile.__dict__:
+        problems.append("ImageFile.ImageFile defines no __init__")
+    if not hasattr(Image, "core") or not hasattr(getattr(Image, "core"), "get_stats"):  # noqa: B009
+        problems.append("PIL.Image.core has no get_stats()")
+    if problems:
+        raise UnsupportedDependency(
+            f"pytest-glleak cannot track images with Pillow {pillow_version()} "
+            f"(supported: Pillow >= {OLDEST_PILLOW}): {'; '.join(problems)}. "
+            "Install a supported Pillow, or run with --glleak-mode=off."
+        )
+
+
+def _instance_im_get(image: Any) -> Any:
+    try:
+        return image.__dict__["im"]
+    except KeyError:
+        raise AttributeError("im") from None
+
+
+def _instance_im_set(image: Any, core: Any) -> None:
+    image.__dict__["im"] = core
+
+
+def _instance_im_del(image: Any) -> None:
+    try:
+        del image.__dict__["im"]
+    except KeyError:
+        raise AttributeError("im") from None
+
+
+#: Pillow < 11 has no ``Image.im`` property: this one keeps the value where Pillow itself keeps it.
+_INSTANCE_IM = property(_instance_im_get, _instance_im_set, _instance_im_del, "The image's pixel core.")
 
 
 class _Interface:
@@ -49,13 +111,19 @@ def install_hooks(tracker: ImageTracker) -> tuple[Installed, list[object]]:
 
     Returns what was replaced and the wrappers put in its place, for :func:`uninstall_hooks`.
     """
+    check_supported()
     # Another tracker's wrappers may already be there (the plugin's, while a test drives its own
     # tracker): this one wraps them, so both see every image; uninstall must then go in reverse.
-    original_im = Image.Image.__dict__["im"]
+    # Pillow >= 11: ``im`` is a property over ``_im``. Pillow < 11: a plain instance attribute, so a
+    # data descriptor storing into the instance's own ``im`` slot stands in for the property (images
+    # made before install keep working, and so do those made while installed after uninstall).
+    original_im = Image.Image.__dict__.get("im", _ABSENT)
+    im_property = _INSTANCE_IM if original_im is _ABSENT else original_im
     original_interface = Image.Image.__dict__["__array_interface__"]
     live = tracker._live
     drop = tracker._drop
-    store = original_im.fset
+    store = im_property.fset
+    assert store is not None  # check_supported()
 
     # Every decoded image gets its pixels through this setter: Image.new/_new (convert, resize,
     # copy, crop...), ImageFile.load, frombytes, unpickling. One record per image, at its first core.
@@ -76,7 +144,7 @@ def install_hooks(tracker: ImageTracker) -> tuple[Installed, list[object]]:
             ref,
             tracker._seq,
             "pil_image",
-            capture(tracker.capture_depth, sys._getframe(1)),
+            capture(tracker.capture_depth, sys._getframe(1), imports=True),
             tracker.phase,
             tracker._seq,
         )
@@ -98,7 +166,7 @@ def install_hooks(tracker: ImageTracker) -> tuple[Installed, list[object]]:
                 ref,
                 tracker._seq,
                 "pil_image",
-                capture(tracker.capture_depth, sys._getframe(1)),
+                capture(tracker.capture_depth, sys._getframe(1), imports=True),
                 tracker.phase,
                 -1,
             )
@@ -153,8 +221,30 @@ def install_hooks(tracker: ImageTracker) -> tuple[Installed, list[object]]:
                 result = view.astype(dtype)
             else:
                 result = view
+        if copy is None:
+            pending[0] = True  # NumPy < 2.1 may copy what this returns itself (see convert_wrapper)
         tracker._track_array(result, sys._getframe(1))
         return result
+
+    # NumPy < 2.1 never passes copy=True to __array__: np.array(image) gets the view above and copies it
+    # itself, out of sight. Its conversion functions are wrapped there (only there): when a conversion
+    # went through to_array and came back as an array that owns its data, that array is the copy.
+    pending: list[bool] = [False]
+
+    def convert_wrapper(convert: Any) -> Any:
+        @functools.wraps(convert)
+        def converting(*args: Any, **kwargs: Any) -> Any:
+            outer = pending[0]
+            pending[0] = False
+            try:
+                result = convert(*args, **kwargs)
+                if pending[0] and type(result) is np.ndarray and result.base is None:
+                    tracker._track_array(result, sys._getframe(1))
+                return result
+            finally:
+                pending[0] = outer
+
+        return converting
 
     installed: list[tuple[Any, str, Any]] = [
         (Image.Image, "im", original_im),
@@ -164,12 +254,17 @@ def install_hooks(tracker: ImageTracker) -> tuple[Installed, list[object]]:
         (Image.Image, "__array__", previous_array),
     ]
     wrappers: list[object] = [
-        property(original_im.fget, set_im, original_im.fdel, original_im.__doc__),
+        property(im_property.fget, set_im, im_property.fdel, im_property.__doc__),
         property(array_interface, doc=original_interface.__doc__),
         file_init,
         property(array_struct),
         to_array,
     ]
+    if NUMPY_COPIES_ITSELF:
+        for name in NUMPY_CONVERSIONS:
+            original = np.__dict__[name]
+            installed.append((np, name, original))
+            wrappers.append(convert_wrapper(original))
     for (cls, name, _), wrapper in zip(installed, wrappers, strict=True):
         setattr(cls, name, wrapper)
     return installed, wrappers

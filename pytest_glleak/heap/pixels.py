@@ -53,9 +53,20 @@ def pillow_blocks_in_use() -> int:
     return stats["allocated_blocks"] - stats["freed_blocks"] - stats["blocks_cached"]
 
 
+def core_of(image: Any) -> Any:
+    """An image's ``ImagingCore`` (or None) without raising: ``_im`` from Pillow 11, ``im`` before."""
+    if image is None:
+        return None
+    state = getattr(image, "__dict__", None)
+    if state is None:
+        return None
+    core = state.get("_im")
+    return state.get("im") if core is None else core
+
+
 def image_bytes(image: Any) -> int:
     """Bytes of a Pillow image's decoded pixels (0 before a lazy open is decoded, or once closed)."""
-    core = getattr(image, "_im", None)
+    core = core_of(image)
     if core is None or type(core) is not CORE_TYPE:
         return 0  # not decoded yet (lazy open) or closed
     return pixel_bytes(core.mode, core.size)

@@ -129,18 +129,35 @@ def _function_at(filename: str, line: int) -> str:
 
 
 def traced_at_import(traceback: tracemalloc.Traceback) -> bool:
-    """Whether a module's top-level code made the block (see the tracker's ``made_at_import``)."""
+    """Whether the block was allocated while a module was being imported (see ``sites.made_at_import``).
+
+    A traceback holds only :data:`TRACE_FRAMES` frames, so Python's import machinery is often out of
+    sight: the top-level code of a module that is imported (its file is a loaded module's) counts too.
+    Code run by ``exec``, doctests, ``python -c`` or ``runpy`` is not a loaded module's and never counts.
+    """
+    module_files: set[str] | None = None
     for frame in traceback:
         filename = frame.filename
-        if (
-            sites.classify(filename) == sites.LIBRARY
-            or filename.startswith("<")
-            or not os.path.isfile(filename)
-        ):
+        found = sites.classify(filename)
+        if found == sites.IMPORTER:
+            return True
+        if found != sites.USER or filename.startswith("<") or not os.path.isfile(filename):
             continue
         if _function_at(filename, frame.lineno) == "<module>":
-            return True
+            if module_files is None:
+                module_files = _loaded_module_files()
+            if os.path.abspath(filename) in module_files:
+                return True
     return False
+
+
+def _loaded_module_files() -> set[str]:
+    files = set()
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str):
+            files.add(os.path.abspath(path))
+    return files
 
 
 def traceback_frames(traceback: tracemalloc.Traceback | None, depth: int) -> list[Frame]:
@@ -154,6 +171,8 @@ def traceback_frames(traceback: tracemalloc.Traceback | None, depth: int) -> lis
         found = sites.classify(filename)
         if found == sites.RUNNER:
             break
+        if found == sites.IMPORTER:
+            found = sites.LIBRARY
         entry: Frame = {
             "file": filename,
             "line": frame.lineno,

@@ -19,7 +19,7 @@ from pytest_glleak import sites
 from pytest_glleak.findings import LeakedImage
 from pytest_glleak.heap.holders import ReferrerScans, Suspect, describe_holder, describe_referrers
 from pytest_glleak.heap.pillow import install_hooks, uninstall_hooks
-from pytest_glleak.heap.pixels import CORE_TYPE, arena_blocks, image_bytes, pillow_blocks_in_use
+from pytest_glleak.heap.pixels import CORE_TYPE, arena_blocks, core_of, image_bytes, pillow_blocks_in_use
 from pytest_glleak.heap.precise import (
     BYTES_HEADER,
     NUMPY_DOMAIN,
@@ -34,17 +34,11 @@ from pytest_glleak.heap.precise import (
 )
 from pytest_glleak.heap.records import KeyedRef, TrackedBuffer
 from pytest_glleak.heap.unseen import scan_unseen
-from pytest_glleak.sites import Site, capture, format_site
+from pytest_glleak.sites import capture, format_site
 
-#: Frames captured per image creation site at the least, whatever the stack depth: enough to see that a
-#: module's top-level code made an image (:func:`made_at_import`). Reports keep ``stack_depth`` of them.
+#: Frames captured per image creation site at the least, whatever the stack depth. Reports keep
+#: ``stack_depth`` of them; the walk goes on to the test runner to see whether an import made the image.
 SITE_FRAMES = 6
-
-
-def made_at_import(site: Site) -> bool:
-    """Whether a module's top-level code made it: a module imported during the test (an icon decoded
-    into a global at import time), which lives as long as the module, like a session fixture's value."""
-    return "<module>" in sites.functions(site)
 
 
 @dataclasses.dataclass
@@ -133,7 +127,9 @@ class ImageTracker:
         ref.key = key
         self._seq += 1
         self._created += 1
-        record = TrackedBuffer(ref, self._seq, "ndarray", capture(self.capture_depth, frame), self.phase, -1)
+        record = TrackedBuffer(
+            ref, self._seq, "ndarray", capture(self.capture_depth, frame, imports=True), self.phase, -1
+        )
         record.shape = tuple(interface.get("shape", ()))
         record.typestr = str(interface.get("typestr", ""))
         record.nbytes = view.nbytes
@@ -154,7 +150,9 @@ class ImageTracker:
         ref.key = key
         self._seq += 1
         self._created += 1
-        record = TrackedBuffer(ref, self._seq, "ndarray", capture(self.capture_depth, frame), self.phase, -1)
+        record = TrackedBuffer(
+            ref, self._seq, "ndarray", capture(self.capture_depth, frame, imports=True), self.phase, -1
+        )
         record.shape = tuple(int(n) for n in array.shape)
         record.typestr = array.dtype.str
         record.nbytes = int(array.nbytes)
@@ -278,7 +276,7 @@ class ImageTracker:
                 continue
             if record.kind == "ndarray" and record.nbytes < token.min_bytes:
                 continue
-            if made_at_import(record.site):
+            if sites.made_at_import(record.site):
                 continue
             leaked.append(record)
         return leaked
@@ -292,7 +290,7 @@ class ImageTracker:
             if record.kind != "pil_image" or record.core_seq <= token.seq:
                 continue
             image = record.ref()
-            core = getattr(image, "_im", None) if image is not None else None
+            core = core_of(image)
             if core is not None and type(core) is CORE_TYPE:
                 cores[id(core)] = arena_blocks(core)
         return max(0, grown - sum(cores.values()))
@@ -441,7 +439,7 @@ class ImageTracker:
         cores = set()
         for record in self._records():
             image = record.ref() if record.kind == "pil_image" else None
-            core = getattr(image, "_im", None) if image is not None else None
+            core = core_of(image)
             if core is not None:
                 cores.add(id(core))
         return cores

@@ -18,6 +18,7 @@ of a share group drops its objects.
 
 from __future__ import annotations
 
+import ctypes
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -111,7 +112,7 @@ class Ledger:
         import OpenGL.platform as platform
 
         if not self._current_given:
-            self._current = platform.PLATFORM.GetCurrentContext
+            self._current = _current_context_function(platform.PLATFORM)
         self._interceptor = Interceptor(self._handlers())
         self._interceptor.install()
         self._glfw.install()
@@ -414,3 +415,20 @@ class Ledger:
 
 def _no_context() -> int:
     return 0
+
+
+def _current_context_function(gl_platform: Any) -> Callable[[], Any]:
+    """The platform's "current context" function, returning the full context handle.
+
+    PyOpenGL <= 3.1.7 (``OpenGL/platform/egl.py``) hands out libEGL's ``eglGetCurrentContext`` with
+    ctypes' default ``int`` return type: a 64-bit EGLContext comes back truncated and never matches
+    the handle ``eglCreateContext`` returned. On the EGL platform, use our own typed binding then.
+    """
+    current: Callable[[], Any] = gl_platform.GetCurrentContext
+    if type(gl_platform).__module__ == "OpenGL.platform.egl":
+        restype = getattr(current, "restype", ctypes.c_void_p)
+        if restype is not ctypes.c_void_p:
+            from pytest_glleak.gl.egl import egl_library
+
+            current = egl_library().eglGetCurrentContext
+    return current

@@ -53,7 +53,9 @@ def test_leaky_patterns_are_caught_with_their_details(pytester: pytest.Pytester,
         "LEAKED test_leaky.py::test_unbounded_cache - leaked 3 pil_images",
         "LEAKED test_leaky.py::test_pillow_counters - leaked 1 pillow_blocks",
     ):
-        result.stdout.fnmatch_lines([summary])
+        # Under xdist, pytest < 8.x (8.0 seen) prints no " - reason" for a report whose text came over
+        # the wire as a string: match what every supported pytest prints there.
+        result.stdout.fnmatch_lines([summary.split(" - ")[0] + "*" if workers else summary])
     path = str(written)
     result.stdout.fnmatch_lines(
         [

@@ -275,6 +275,9 @@ def test_junit_counts_a_leak_as_one_error(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=3, errors=1)
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None
-    assert (suite.get("tests"), suite.get("errors"), suite.get("failures")) == ("4", "1", "0")
+    assert (suite.get("errors"), suite.get("failures")) == ("1", "0")
+    assert len(suite.findall("testcase")) == 4
+    # pytest 8.0's own junitxml counts a passed call plus a teardown error as two tests; later ones as one.
+    assert suite.get("tests") in (("4", "5") if pytest.version_tuple < (8, 1) else ("4",))
     (error,) = suite.iter("error")
     assert error.get("message") == 'failed on teardown with "leaked 1 texture"'

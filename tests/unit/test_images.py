@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import gc
+import importlib
 import io
 import json
+import runpy
 import subprocess
 import sys
 import tracemalloc
@@ -47,6 +49,9 @@ def encoded(fmt: str, size: tuple[int, int] = (96, 64), mode: str = "RGB") -> by
     image.convert(mode).save(buffer, fmt)
     return buffer.getvalue()
 
+
+#: NumPy 1.x: no copy=None, no np.asarray(copy=...).
+NUMPY_BEFORE_2 = np.lib.NumpyVersion(np.__version__) < "2.0.0"
 
 PNG = encoded("PNG")
 JPEG = encoded("JPEG")
@@ -492,18 +497,21 @@ _CONVERSIONS = {
     "asarray": "np.asarray(image)",
     "array": "np.array(image)",
     "array-copy-false": "np.array(image, copy=False)",
-    "array-copy-none": "np.array(image, copy=None)",
     "asarray-float": "np.asarray(image, dtype=np.float64)",
     "asanyarray": "np.asanyarray(image)",
     "ascontiguousarray": "np.ascontiguousarray(image)",
     "stacked": "np.array([image, image])",
 }
+if not NUMPY_BEFORE_2:  # copy=None ("copy only if needed") is NumPy 2 API; 1.x raises for it
+    _CONVERSIONS["array-copy-none"] = "np.array(image, copy=None)"
 _MAKE_IMAGE = """
 from PIL import Image
 def make(mode):
     if mode.startswith("I;16"):
         return Image.new(mode, (7, 5), 4660)
     base = Image.linear_gradient("L").resize((7, 5))
+    if mode == "LAB":  # Pillow < 10.1 cannot convert L (or RGB) to LAB
+        return Image.merge("LAB", (base, base.transpose(Image.Transpose.FLIP_LEFT_RIGHT), base))
     return base.convert("RGB").convert(mode) if mode in ("1", "P") else base.convert(mode)
 """
 
@@ -514,8 +522,14 @@ def _describe(array: Any) -> tuple[str, str, tuple[int, ...], bool, str]:
         array.dtype.str,
         array.shape,
         bool(array.flags.writeable),
-        array.tobytes().hex(),
+        _hex(array),
     )
+
+
+def _hex(array: Any) -> str:
+    # NumPy < 1.25 makes an object array of images for np.array([image, image]) (with a FutureWarning):
+    # its bytes are pointers, different in every process.
+    return "objects" if array.dtype.kind == "O" else str(array.tobytes().hex())
 
 
 @pytest.fixture(scope="module")
@@ -528,7 +542,7 @@ def pillows_own() -> dict[str, dict[str, Any]]:
         + "out = {}\n"
         + "for mode in modes:\n"
         + "    image = make(mode)\n"
-        + "    out[mode] = {n: (type(a).__name__, a.dtype.str, list(a.shape), bool(a.flags.writeable), a.tobytes().hex())"
+        + "    out[mode] = {n: (type(a).__name__, a.dtype.str, list(a.shape), bool(a.flags.writeable), 'objects' if a.dtype.kind == 'O' else a.tobytes().hex())"
         + " for n, a in ((n, eval(c)) for n, c in conversions.items())}\n"
         + "    i = image.__array_interface__\n"
         + "    out[mode]['interface'] = [i['typestr'], list(i['shape']), type(i['data']).__name__, i['data'].hex()]\n"
@@ -561,6 +575,7 @@ def test_numpy_conversions_match_pillows_own(
         assert [kind, dtype, list(shape), writeable, data] == expected[name], name
 
 
+@pytest.mark.skipif(NUMPY_BEFORE_2, reason="np.asarray(copy=...) is NumPy 2 API")
 def test_numpy_copy_false_with_a_dtype_change_raises_as_without_the_tracker(tracker: ImageTracker) -> None:
     with pytest.raises(ValueError, match="copy"):
         np.asarray(Image.new("L", (4, 4)), dtype=np.float32, copy=False)
@@ -735,3 +750,112 @@ def test_precise_mode_sets_aside_arrays_of_wider_scoped_fixtures(tracker: ImageT
     leaked = run_test(tracker, body, precise=True)
 
     assert [item["shape"] for item in leaked] == [[200, 200]]
+
+
+# --- import-time objects: decided by the import machinery in the stack, not by a frame's name ---------
+
+_IMPORTED_MODULE = """
+from PIL import Image
+
+
+def _deep(n):
+    return _deep(n - 1) if n else Image.new("RGB", (300, 300))
+
+
+PROTOTYPE = _deep(8)  # made below the import, 9 user frames deep: more than a site keeps
+"""
+
+
+@pytest.mark.parametrize("how", ["import-statement", "import_module"])
+def test_an_image_made_while_a_module_is_imported_is_the_modules_not_the_tests(
+    tracker: ImageTracker, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    name = f"glleak_imported_{how.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(_IMPORTED_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+
+    def body() -> None:
+        if how == "import-statement":
+            module = __import__(name)  # what `import name` runs
+        else:
+            module = importlib.import_module(name)
+        GLOBAL_HOLDER["module"] = module
+        DECODED_FRAMES.append(Image.new("L", (400, 400)))  # the test's own image, kept: still a leak
+
+    leaked = run_test(tracker, body)
+
+    assert [(item["kind"], item["mode"], item["shape"]) for item in leaked] == [
+        ("pil_image", "L", [400, 400])
+    ]
+    sys.modules.pop(name, None)
+
+
+_EXEC_LEAK = "DECODED_FRAMES.append(Image.new('RGBA', (300, 300)))"
+
+
+@pytest.mark.parametrize("how", ["exec", "runpy"])
+def test_an_image_made_by_code_run_with_exec_or_runpy_is_the_tests(
+    tracker: ImageTracker, tmp_path: Any, how: str
+) -> None:
+    # Their top-level frames are named <module> too, but nothing is being imported: user code.
+    script = tmp_path / "script.py"
+    script.write_text(f"from PIL import Image\n{_EXEC_LEAK}\n")
+
+    def body() -> None:
+        if how == "exec":
+            exec(_EXEC_LEAK, {"DECODED_FRAMES": DECODED_FRAMES, "Image": Image})
+        else:
+            runpy.run_path(str(script), init_globals={"DECODED_FRAMES": DECODED_FRAMES})
+
+    leaked = run_test(tracker, body)
+
+    assert [(item["kind"], item["mode"]) for item in leaked] == [("pil_image", "RGBA")]
+    assert leaked[0]["create_site"][0]["function"] == "<module>"
+    expected_file = "<string>" if how == "exec" else str(script)
+    assert leaked[0]["create_site"][0]["file"] == expected_file
+
+
+def test_a_pillow_plugins_prototype_image_is_never_a_leak(
+    tracker: ImageTracker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PalmImagePlugin builds Palm8BitColormapImage at import; Image.init() imports it during the test.
+    monkeypatch.delitem(sys.modules, "PIL.PalmImagePlugin", raising=False)
+    monkeypatch.setattr(Image, "_initialized", 0)  # as in a fresh process: init() imports every plugin
+
+    def body() -> None:
+        Image.init()
+        GLOBAL_HOLDER["palm"] = sys.modules["PIL.PalmImagePlugin"]
+        DECODED_FRAMES.append(Image.new("L", (400, 400)))
+
+    leaked = run_test(tracker, body)
+
+    assert [(item["kind"], item["mode"], item["shape"]) for item in leaked] == [
+        ("pil_image", "L", [400, 400])
+    ]
+
+
+def test_a_pillow_without_the_hooked_entry_points_is_a_clear_error_naming_its_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import PIL
+
+    from pytest_glleak.errors import UnsupportedDependency
+
+    monkeypatch.setattr(Image.Image, "__array_interface__", None)
+    before = dict(Image.Image.__dict__)
+    tracker = ImageTracker()
+    with pytest.raises(UnsupportedDependency, match=f"Pillow {PIL.__version__} .*__array_interface__"):
+        tracker.install()
+    assert not tracker.installed
+    assert dict(Image.Image.__dict__) == before  # nothing of ours left behind
+
+
+def test_on_pillow_before_11_the_im_attribute_is_a_property_only_while_installed(
+    tracker: ImageTracker,
+) -> None:
+    # Pillow < 11 keeps the core in the instance's own "im"; the tracker's stand-in property keeps it there.
+    image = Image.new("L", (8, 8))
+    assert image.im is not None and image.getpixel((0, 0)) == 0
+    if "_im" not in image.__dict__:
+        assert image.__dict__["im"] is image.im
