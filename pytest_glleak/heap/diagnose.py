@@ -1,0 +1,280 @@
+"""Where memory grew: the measured repetitions run again under ``tracemalloc``, with the GL ledger and
+the image tracker watching, and what grew in every one of them, by creation site.
+
+No pytest imports. Called only once the growth rule has already failed a test (``max_memory_growth``)
+or a ``memory_baseline.measure`` result, so passing tests pay nothing. For each repetition:
+
+* **Python and NumPy allocations**: a ``tracemalloc`` snapshot before and after the call (after a full
+  garbage collection), diffed with ``Snapshot.compare_to(..., "traceback")`` per domain (Python's own,
+  domain 0, and NumPy's data, :data:`~pytest_glleak.heap.precise.NUMPY_DOMAIN`). Each traceback is
+  reduced to its user-code frames (:func:`pytest_glleak.sites.classify`: library, plugin and pytest
+  frames left out); tracebacks with no user frame (the plugin's own records, pytest's) are dropped.
+* **GL objects**: the ledger's live objects created during the call, by kind and creation site, with
+  their estimated GPU bytes.
+* **Images**: the tracker's live Pillow images and image-backed arrays created during the call, by
+  creation site, with what holds them.
+
+A site is reported only when it grew in **every** repetition; its figure is the smallest growth seen
+(as the growth rule reads its measures), so a site that grows once and stops is never blamed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import tracemalloc
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from pytest_glleak import sites
+from pytest_glleak.findings import (
+    Frame,
+    GLGrowth,
+    GrowthSite,
+    ImageGrowth,
+    LeakedImage,
+    MemorySection,
+)
+from pytest_glleak.heap.growth import BYTE_MEASURES
+from pytest_glleak.heap.precise import NUMPY_DOMAIN, _function_at
+
+#: Frames tracemalloc records per allocation while diagnosing: enough to reach the user's line through
+#: NumPy's and Pillow's Python wrappers and a few helper calls.
+DIAGNOSE_FRAMES = 16
+#: User frames kept per reported site (the creating line first, then its callers).
+SITE_DEPTH = 4
+#: Sites reported at most, largest first.
+TOP_SITES = 10
+#: Python-level growth per repetition at or below this is noise (interned names, small caches).
+MIN_SITE_BYTES = 1024
+
+DOMAINS: dict[int, str] = {0: "python", NUMPY_DOMAIN: "numpy"}
+
+
+class GLMarks(Protocol):
+    """What the diagnosis needs from the GL ledger."""
+
+    def mark(self) -> int: ...
+
+    def created_after(self, mark: int, kind: str | None = None) -> Sequence[Any]: ...
+
+
+class ImageMarks(Protocol):
+    """What the diagnosis needs from the image tracker."""
+
+    def mark(self) -> int: ...
+
+    def alive_since(self, mark: int) -> list[LeakedImage]: ...
+
+
+@dataclasses.dataclass
+class GrowthDiagnosis:
+    """What grew in every repetition of the rerun, by site, and how much of the growth it explains."""
+
+    repeat: int
+    grew_at: list[GrowthSite]
+    gl_per_iteration: list[GLGrowth]
+    images_per_iteration: list[ImageGrowth]
+    #: Python/NumPy bytes per repetition of the listed sites, together.
+    explained_per_iteration: int
+    #: The measured growth per repetition the diagnosis is set against (``rss`` when measured).
+    measured_per_iteration: int
+    measured_by: str
+    #: Set when the diagnosis could not run (tracemalloc refused, the test raised on the rerun...).
+    error: str | None = None
+
+
+def _user_frames(traceback: tracemalloc.Traceback) -> tuple[Frame, ...]:
+    frames: list[Frame] = []
+    for frame in reversed(traceback):  # innermost first
+        found = sites.classify(frame.filename)
+        if found == sites.RUNNER:
+            break
+        if found == sites.LIBRARY or frame.filename.startswith("<"):
+            continue
+        frames.append(
+            {
+                "file": frame.filename,
+                "line": frame.lineno,
+                "function": _function_at(frame.filename, frame.lineno),
+            }
+        )
+        if len(frames) >= SITE_DEPTH:
+            break
+    return tuple(frames)
+
+
+def _site_key(frames: Sequence[Frame]) -> tuple[tuple[str, int], ...]:
+    return tuple((frame["file"], frame["line"]) for frame in frames)
+
+
+class _Tally:
+    """Per-site growth of each repetition: the smallest, and in how many repetitions it grew."""
+
+    def __init__(self) -> None:
+        self.reps: dict[Any, list[tuple[int, int]]] = {}
+        self.info: dict[Any, Any] = {}
+
+    def add(self, rep: int, key: Any, nbytes: int, count: int, info: Any) -> None:
+        rows = self.reps.setdefault(key, [])
+        if len(rows) == rep:  # the same key twice in one repetition: add up
+            rows.append((nbytes, count))
+        elif len(rows) == rep + 1:
+            old_bytes, old_count = rows[-1]
+            rows[-1] = (old_bytes + nbytes, old_count + count)
+        else:
+            return  # it did not grow in an earlier repetition: it cannot grow in all of them
+        self.info.setdefault(key, info)
+        if info is not None:
+            self.info[key] = info  # the latest description (what holds it now)
+
+    def every(self, repeat: int) -> list[tuple[Any, int, int, Any]]:
+        """``(key, smallest bytes, smallest count, info)`` of the keys that grew in every repetition."""
+        found = []
+        for key, rows in self.reps.items():
+            if len(rows) != repeat or not all(count > 0 or nbytes > 0 for nbytes, count in rows):
+                continue
+            found.append((key, min(n for n, _ in rows), min(c for _, c in rows), self.info.get(key)))
+        return found
+
+
+def _python_growth(
+    before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, rep: int, tally: _Tally
+) -> None:
+    for domain in DOMAINS:
+        only = [tracemalloc.DomainFilter(True, domain)]
+        diffs = after.filter_traces(only).compare_to(before.filter_traces(only), "traceback")
+        per_site: dict[Any, tuple[int, int, tuple[Frame, ...]]] = {}
+        for diff in diffs:
+            if diff.size_diff == 0:
+                continue
+            frames = _user_frames(diff.traceback)
+            if not frames:
+                continue
+            key = (domain, _site_key(frames))
+            nbytes, count, _ = per_site.get(key, (0, 0, frames))
+            per_site[key] = (nbytes + diff.size_diff, count + diff.count_diff, frames)
+        for key, (nbytes, count, frames) in per_site.items():
+            if nbytes > 0:
+                tally.add(rep, key, nbytes, count, frames)
+
+
+def _gl_growth(ledger: GLMarks, mark: int, rep: int, tally: _Tally) -> None:
+    for record in ledger.created_after(mark):
+        frames = tuple(record.create_site[:SITE_DEPTH])
+        tally.add(rep, (record.kind, _site_key(frames)), int(record.nbytes), 1, frames)
+
+
+def _image_growth(images: ImageMarks, mark: int, rep: int, tally: _Tally) -> None:
+    for finding in images.alive_since(mark):
+        frames = tuple(finding.get("create_site") or [])[:SITE_DEPTH]
+        kind = str(finding.get("kind", "pil_image"))
+        tally.add(rep, (kind, _site_key(frames)), int(finding.get("bytes", 0)), 1, finding)
+
+
+def diagnose(
+    fn: Callable[[], object],
+    repeat: int,
+    measured: dict[str, int],
+    ledger: GLMarks | None = None,
+    images: ImageMarks | None = None,
+) -> GrowthDiagnosis:
+    """Call ``fn`` ``repeat`` more times under ``tracemalloc`` and say what grew in every call.
+
+    ``measured`` is the growth rule's steady-state growth per repetition of each measure (a
+    :class:`~pytest_glleak.heap.growth.MeasureResult`'s ``per_iteration``); the explained bytes are set
+    against the largest byte measure (RSS, or malloc for buffers whose pages were never touched). An exception from ``fn``
+    propagates: it is the test's own.
+    """
+    byte_measures = {key: value for key, value in measured.items() if key in BYTE_MEASURES}
+    measured_by = max(byte_measures, key=lambda key: byte_measures[key], default="rss")
+    measured_bytes = int(measured.get(measured_by, 0))
+    python, gl, image = _Tally(), _Tally(), _Tally()
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start(DIAGNOSE_FRAMES)
+    try:
+        gc.collect()
+        before = tracemalloc.take_snapshot()
+        for rep in range(repeat):
+            gl_mark = ledger.mark() if ledger is not None else 0
+            image_mark = images.mark() if images is not None else 0
+            fn()
+            gc.collect()
+            after = tracemalloc.take_snapshot()
+            _python_growth(before, after, rep, python)
+            before = after
+            if ledger is not None:
+                _gl_growth(ledger, gl_mark, rep, gl)
+            if images is not None:
+                _image_growth(images, image_mark, rep, image)
+    finally:
+        if started:
+            tracemalloc.stop()
+    grew_at: list[GrowthSite] = []
+    for (domain, _), nbytes, count, frames in python.every(repeat):
+        if nbytes <= MIN_SITE_BYTES:
+            continue
+        innermost = frames[0]
+        grew_at.append(
+            {
+                "file": innermost["file"],
+                "line": innermost["line"],
+                "function": innermost["function"],
+                "bytes_per_iteration": nbytes,
+                "blocks": count,
+                "domain": DOMAINS[domain],
+                "stack": list(frames),
+            }
+        )
+    grew_at.sort(key=lambda site: -site["bytes_per_iteration"])
+    gl_rows: list[GLGrowth] = [
+        {"kind": kind, "count": count, "bytes": nbytes, "create_site": list(frames)}
+        for (kind, _), nbytes, count, frames in gl.every(repeat)
+    ]
+    gl_rows.sort(key=lambda row: (-row["bytes"], -row["count"]))
+    image_rows: list[ImageGrowth] = []
+    for (kind, _), nbytes, count, finding in image.every(repeat):
+        row: ImageGrowth = {
+            "kind": kind,
+            "count": count,
+            "bytes": nbytes,
+            "create_site": list(finding.get("create_site") or [])[:SITE_DEPTH],
+            "held_by": finding.get("held_by"),
+        }
+        for detail in ("mode", "dtype", "shape"):
+            if detail in finding:
+                row[detail] = finding[detail]
+        image_rows.append(row)
+    image_rows.sort(key=lambda row: -row["bytes"])
+    explained = sum(site["bytes_per_iteration"] for site in grew_at[:TOP_SITES])
+    return GrowthDiagnosis(
+        repeat=repeat,
+        grew_at=grew_at[:TOP_SITES],
+        gl_per_iteration=gl_rows[:TOP_SITES],
+        images_per_iteration=image_rows[:TOP_SITES],
+        explained_per_iteration=explained,
+        measured_per_iteration=measured_bytes,
+        measured_by=measured_by,
+    )
+
+
+def growth_diagnosis(
+    fn: Callable[[], object],
+    repeat: int,
+    measured: dict[str, int],
+    ledger: GLMarks | None = None,
+    images: ImageMarks | None = None,
+) -> MemorySection:
+    """:func:`diagnose` as the ``memory`` findings' keys (plain builtins): ``grew_at``,
+    ``gl_per_iteration``, ``images_per_iteration``, ``explained_per_iteration``,
+    ``measured_per_iteration``, ``measured_by``; an exception from ``fn`` propagates."""
+    found = diagnose(fn, repeat, measured, ledger, images)
+    return {
+        "grew_at": found.grew_at,
+        "gl_per_iteration": found.gl_per_iteration,
+        "images_per_iteration": found.images_per_iteration,
+        "explained_per_iteration": found.explained_per_iteration,
+        "measured_per_iteration": found.measured_per_iteration,
+        "measured_by": found.measured_by,
+    }
