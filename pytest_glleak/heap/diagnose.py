@@ -183,8 +183,8 @@ def diagnose(
 
     ``measured`` is the growth rule's steady-state growth per repetition of each measure (a
     :class:`~pytest_glleak.heap.growth.MeasureResult`'s ``per_iteration``); the explained bytes are set
-    against the largest byte measure (RSS, or malloc for buffers whose pages were never touched). An exception from ``fn``
-    propagates: it is the test's own.
+    against the largest byte measure (RSS, or malloc for buffers whose pages were never touched). An
+    exception from ``fn`` propagates: it is the test's own.
     """
     byte_measures = {key: value for key, value in measured.items() if key in BYTE_MEASURES}
     measured_by = max(byte_measures, key=lambda key: byte_measures[key], default="rss")

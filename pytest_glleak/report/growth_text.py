@@ -44,20 +44,28 @@ def _image_what(row: ImageGrowth) -> str:
     return f"+{count_phrase(count, noun)} ({detail}), +{format_bytes(int(row.get('bytes', 0)))}"
 
 
-def explained_sentence(memory: Mapping[str, Any], measured_by: str = "rss") -> str:
-    """RSS growth set against what the Python/NumPy sites explain; the rest said to be native."""
+def explained_sentence(memory: Mapping[str, Any]) -> str:
+    """The measured growth set against what the listed sites explain; what is left said to be native.
+
+    Python/NumPy allocations are what tracemalloc saw; images (Pillow's pixel memory) and GL objects
+    (estimated GPU bytes, kept in process memory by software drivers) are named when listed.
+    """
+    measured_by = str(memory.get("measured_by", "rss"))
     measured = int(memory.get("measured_per_iteration", memory.get("per_iteration", 0)))
-    explained = int(memory.get("explained_per_iteration", 0))
-    name = _MEASURE_NAMES.get(measured_by, measured_by)
-    head = f"{name} grew {format_bytes(measured)} per repetition"
-    if explained <= 0:
+    parts: list[tuple[int, str]] = [
+        (int(memory.get("explained_per_iteration", 0)), "Python/NumPy allocations"),
+        (sum(int(row.get("bytes", 0)) for row in memory.get("images_per_iteration") or []), "images"),
+        (sum(int(row.get("bytes", 0)) for row in memory.get("gl_per_iteration") or []), "GL objects"),
+    ]
+    named = [(amount, what) for amount, what in parts if amount > 0]
+    head = f"{_MEASURE_NAMES.get(measured_by, measured_by)} grew {format_bytes(measured)} per repetition"
+    if not named:
         return f"{head}, none of it in Python/NumPy allocations: the growth is {_NATIVE}."
+    explained = sum(amount for amount, _ in named)
+    where = " and ".join(f"{format_bytes(amount)} in {what}" for amount, what in named)
     if explained >= measured * 0.9:
-        return f"{head}, {format_bytes(explained)} of it in Python/NumPy allocations listed above."
-    return (
-        f"{head}, {format_bytes(explained)} of it in Python/NumPy allocations listed above; "
-        f"the rest is {_NATIVE}."
-    )
+        return f"{head}: {where} listed above."
+    return f"{head}: {where} listed above; the rest is {_NATIVE}."
 
 
 def format_growth_sites(memory: Mapping[str, Any], repeat: int) -> str:
@@ -89,5 +97,5 @@ def format_growth_sites(memory: Mapping[str, Any], repeat: int) -> str:
             lines.append(
                 f"      held by {held_by}" if not held_by.startswith("not found") else f"      {held_by}"
             )
-    lines.append(explained_sentence(memory, str(memory.get("measured_by", "rss"))))
+    lines.append(explained_sentence(memory))
     return "\n".join(lines)
