@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import os
 import tracemalloc
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pytest_glleak import sites
 from pytest_glleak.findings import (
@@ -35,7 +36,14 @@ from pytest_glleak.findings import (
     LeakedImage,
     MemorySection,
 )
-from pytest_glleak.heap.growth import BYTE_MEASURES
+from pytest_glleak.heap.growth import (
+    BYTE_MEASURES,
+    LiveImageBytes,
+    MeasureResult,
+    MemoryBaseline,
+    format_growth_table,
+    steady_state_verdict,
+)
 from pytest_glleak.heap.precise import NUMPY_DOMAIN, _function_at
 
 #: Frames tracemalloc records per allocation while diagnosing: enough to reach the user's line through
@@ -49,6 +57,7 @@ TOP_SITES = 10
 MIN_SITE_BYTES = 1024
 
 DOMAINS: dict[int, str] = {0: "python", NUMPY_DOMAIN: "numpy"}
+_PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 class GLMarks(Protocol):
@@ -59,6 +68,7 @@ class GLMarks(Protocol):
     def created_after(self, mark: int, kind: str | None = None) -> Sequence[Any]: ...
 
 
+@runtime_checkable
 class ImageMarks(Protocol):
     """What the diagnosis needs from the image tracker."""
 
@@ -86,6 +96,8 @@ class GrowthDiagnosis:
 
 def _user_frames(traceback: tracemalloc.Traceback) -> tuple[Frame, ...]:
     frames: list[Frame] = []
+    if len(traceback) and traceback[-1].filename.startswith(_PLUGIN_DIR):
+        return ()  # the plugin's own bookkeeping (the measurement, the ledger, the tracker)
     for frame in reversed(traceback):  # innermost first
         found = sites.classify(frame.filename)
         if found == sites.RUNNER:
@@ -278,3 +290,62 @@ def growth_diagnosis(
         "measured_per_iteration": found.measured_per_iteration,
         "measured_by": found.measured_by,
     }
+
+
+class MemoryGrowthError(AssertionError):
+    """``memory_baseline.measure(..., limit=...)`` found growth: the table and where it grew.
+
+    ``result`` is the measurement, ``where`` the diagnosis (the ``memory`` findings' keys).
+    """
+
+    def __init__(self, text: str, result: MeasureResult, where: MemorySection) -> None:
+        super().__init__(text)
+        self.result = result
+        self.where = where
+
+
+class DiagnosingBaseline(MemoryBaseline):
+    """The ``memory_baseline`` fixture's type: a :class:`MemoryBaseline` whose :meth:`measure` takes a
+    ``limit`` and, when memory grew by more than it in every measured repetition, fails with the table
+    and where it grew (allocation sites, GL objects, images), as ``max_memory_growth`` does."""
+
+    def __init__(
+        self,
+        images: LiveImageBytes | None = None,
+        *,
+        ledger: GLMarks | None = None,
+        describe: Callable[[MemorySection, int], str] | None = None,
+        parse_limit: Callable[[Any], int] = int,
+        uss: bool = True,
+        trim: bool = True,
+    ) -> None:
+        super().__init__(images, uss=uss, trim=trim)
+        self.ledger = ledger
+        self.describe = describe
+        self.parse_limit = parse_limit
+        #: The last diagnosis :meth:`measure` made (None until growth was found).
+        self.where: MemorySection | None = None
+
+    def measure(
+        self, fn: Callable[[], object], warmup: int = 3, repeat: int = 5, limit: int | str | None = None
+    ) -> MeasureResult:
+        """Call ``fn`` ``warmup + repeat`` times, reading every measure around each call.
+
+        With ``limit`` (bytes, or a string such as ``"256 KiB"``), raise :class:`MemoryGrowthError`
+        (an ``AssertionError``) when memory grew by more than it in every measured repetition; the
+        measured repetitions then run once more under ``tracemalloc`` to say where it grew.
+        """
+        result = super().measure(fn, warmup=warmup, repeat=repeat)
+        if limit is None:
+            return result
+        limit_bytes = self.parse_limit(limit)
+        grew, _, _ = steady_state_verdict(result, limit_bytes)
+        if not grew:
+            return result
+        images = self.images if isinstance(self.images, ImageMarks) else None
+        where = growth_diagnosis(fn, repeat, result.per_iteration, self.ledger, images)
+        self.where = where
+        text = format_growth_table(result, limit_bytes)
+        if self.describe is not None:
+            text = f"{text}\n{self.describe(where, repeat)}"
+        raise MemoryGrowthError(text, result, where)

@@ -133,3 +133,20 @@ def test_native_growth_is_said_to_be_native_with_no_python_site(pytester: pytest
     )
     assert memory["grew_at"] == [] and memory["explained_per_iteration"] == 0
     assert memory["gl_per_iteration"] == [] and memory["images_per_iteration"] == []
+
+
+def test_memory_baseline_measure_with_a_limit_fails_saying_where(pytester: pytest.Pytester) -> None:
+    pytester.copy_example("memory/test_where.py")
+    result = pytester.runpytest(*RUN_ARGS, "test_where.py::test_measure_with_a_limit_says_where")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E *MemoryGrowthError: Memory growth per repetition *",
+            "E *memory grew in every one of 4 measured repetitions: *, limit 262,144",
+            "E *Where it grew (the 4 measured repetitions run again under tracemalloc; *",
+            f"E *  +1.0 MiB (* block*) [[]python[]] test_where.py:{line_of('measure')} in *grow",
+            "E *      called from test_where.py:* in test_measure_with_a_limit_says_where",
+            "E *grew 1.0 MiB per repetition: 1.0 MiB in Python/NumPy allocations listed above.",
+        ]
+    )

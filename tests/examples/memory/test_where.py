@@ -65,3 +65,10 @@ def test_decoded_image_appended():
 def test_native_malloc():
     block = libc.malloc(1 << 20)
     libc.memset(block, 1, 1 << 20)
+
+
+def test_measure_with_a_limit_says_where(memory_baseline):
+    def grow():
+        KEPT.append(bytearray(1 << 20))  # GROWS:measure
+
+    memory_baseline.measure(grow, warmup=2, repeat=4, limit="256 KiB")
