@@ -58,6 +58,8 @@ MIN_SITE_BYTES = 1024
 
 DOMAINS: dict[int, str] = {0: "python", NUMPY_DOMAIN: "numpy"}
 _PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+#: Files whose allocations are the diagnosis's own (its snapshots), or have no source.
+_SKIPPED_FILES = ("<", tracemalloc.__file__)
 
 
 class GLMarks(Protocol):
@@ -94,26 +96,25 @@ class GrowthDiagnosis:
     error: str | None = None
 
 
-def _user_frames(traceback: tracemalloc.Traceback) -> tuple[Frame, ...]:
-    frames: list[Frame] = []
-    if len(traceback) and traceback[-1].filename.startswith(_PLUGIN_DIR):
+def _user_lines(frames: Sequence[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    """The user frames of a trace's ``(file, line)`` frames (innermost first), at most ``SITE_DEPTH``."""
+    if frames and frames[0][0].startswith(_PLUGIN_DIR):
         return ()  # the plugin's own bookkeeping (the measurement, the ledger, the tracker)
-    for frame in reversed(traceback):  # innermost first
-        found = sites.classify(frame.filename)
+    lines: list[tuple[str, int]] = []
+    for filename, lineno in frames:
+        found = sites.classify(filename)
         if found == sites.RUNNER:
             break
-        if found == sites.LIBRARY or frame.filename.startswith("<"):
+        if found == sites.LIBRARY or filename.startswith(_SKIPPED_FILES):
             continue
-        frames.append(
-            {
-                "file": frame.filename,
-                "line": frame.lineno,
-                "function": _function_at(frame.filename, frame.lineno),
-            }
-        )
-        if len(frames) >= SITE_DEPTH:
+        lines.append((filename, lineno))
+        if len(lines) >= SITE_DEPTH:
             break
-    return tuple(frames)
+    return tuple(lines)
+
+
+def _frames(lines: Sequence[tuple[str, int]]) -> list[Frame]:
+    return [{"file": file, "line": line, "function": _function_at(file, line)} for file, line in lines]
 
 
 def _site_key(frames: Sequence[Frame]) -> tuple[tuple[str, int], ...]:
@@ -150,25 +151,63 @@ class _Tally:
         return found
 
 
+#: ``(domain, frames innermost first as (file, line))`` -> ``(bytes, blocks)``.
+TraceTotals = dict[tuple[int, tuple[tuple[str, int], ...]], tuple[int, int]]
+
+
+def _totals(snapshot: tracemalloc.Snapshot) -> TraceTotals:
+    """Bytes and blocks per (domain, traceback), for the domains diagnosed, in one pass.
+
+    Reads the snapshot's raw trace tuples where the stdlib keeps them (``Traces._traces``: ``(domain,
+    size, frames innermost first, total frames)``), about 5x faster than building a ``Trace`` and a
+    ``Traceback`` object per block; falls back to the public objects.
+    """
+    totals: TraceTotals = {}
+    raw = getattr(snapshot.traces, "_traces", None)
+    if isinstance(raw, list) and (not raw or (isinstance(raw[0], tuple) and len(raw[0]) >= 3)):
+        for trace in raw:
+            domain = trace[0]
+            if domain not in DOMAINS:
+                continue
+            key = (domain, trace[2])
+            size, count = totals.get(key, (0, 0))
+            totals[key] = (size + trace[1], count + 1)
+        return totals
+    for public in snapshot.traces:
+        if public.domain not in DOMAINS:
+            continue
+        frames = tuple((frame.filename, frame.lineno) for frame in reversed(public.traceback))
+        key = (public.domain, frames)
+        size, count = totals.get(key, (0, 0))
+        totals[key] = (size + public.size, count + 1)
+    return totals
+
+
 def _python_growth(
-    before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, rep: int, tally: _Tally
+    before: TraceTotals,
+    after: TraceTotals,
+    rep: int,
+    tally: _Tally,
+    lines_of: dict[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]],
 ) -> None:
-    for domain in DOMAINS:
-        only = [tracemalloc.DomainFilter(True, domain)]
-        diffs = after.filter_traces(only).compare_to(before.filter_traces(only), "traceback")
-        per_site: dict[Any, tuple[int, int, tuple[Frame, ...]]] = {}
-        for diff in diffs:
-            if diff.size_diff == 0:
-                continue
-            frames = _user_frames(diff.traceback)
-            if not frames:
-                continue
-            key = (domain, _site_key(frames))
-            nbytes, count, _ = per_site.get(key, (0, 0, frames))
-            per_site[key] = (nbytes + diff.size_diff, count + diff.count_diff, frames)
-        for key, (nbytes, count, frames) in per_site.items():
-            if nbytes > 0:
-                tally.add(rep, key, nbytes, count, frames)
+    per_site: dict[Any, tuple[int, int]] = {}
+    for key in after.keys() | before.keys():
+        size_after, count_after = after.get(key, (0, 0))
+        size_before, count_before = before.get(key, (0, 0))
+        if size_after == size_before:
+            continue
+        domain, traceback = key
+        lines = lines_of.get(traceback)
+        if lines is None:
+            lines = lines_of[traceback] = _user_lines(traceback)
+        if not lines:
+            continue
+        site = (domain, lines)
+        nbytes, count = per_site.get(site, (0, 0))
+        per_site[site] = (nbytes + size_after - size_before, count + count_after - count_before)
+    for site, (nbytes, count) in per_site.items():
+        if nbytes > 0:
+            tally.add(rep, site, nbytes, count, None)
 
 
 def _gl_growth(ledger: GLMarks, mark: int, rep: int, tally: _Tally) -> None:
@@ -202,31 +241,40 @@ def diagnose(
     measured_by = max(byte_measures, key=lambda key: byte_measures[key], default="rss")
     measured_bytes = int(measured.get(measured_by, 0))
     python, gl, image = _Tally(), _Tally(), _Tally()
+    lines_of: dict[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]] = {}
     started = not tracemalloc.is_tracing()
     if started:
         tracemalloc.start(DIAGNOSE_FRAMES)
+    # As the measurement does: what is alive now moves to gc's permanent generation, so each collection
+    # walks only what the calls made.
+    frozen = gc.get_freeze_count() == 0
     try:
         gc.collect()
-        before = tracemalloc.take_snapshot()
+        if frozen:
+            gc.freeze()
+        before = _totals(tracemalloc.take_snapshot())
         for rep in range(repeat):
             gl_mark = ledger.mark() if ledger is not None else 0
             image_mark = images.mark() if images is not None else 0
             fn()
             gc.collect()
-            after = tracemalloc.take_snapshot()
-            _python_growth(before, after, rep, python)
+            after = _totals(tracemalloc.take_snapshot())
+            _python_growth(before, after, rep, python, lines_of)
             before = after
             if ledger is not None:
                 _gl_growth(ledger, gl_mark, rep, gl)
             if images is not None:
                 _image_growth(images, image_mark, rep, image)
     finally:
+        if frozen:
+            gc.unfreeze()
         if started:
             tracemalloc.stop()
     grew_at: list[GrowthSite] = []
-    for (domain, _), nbytes, count, frames in python.every(repeat):
+    for (domain, lines), nbytes, count, _ in python.every(repeat):
         if nbytes <= MIN_SITE_BYTES:
             continue
+        frames = _frames(lines)
         innermost = frames[0]
         grew_at.append(
             {
@@ -236,7 +284,7 @@ def diagnose(
                 "bytes_per_iteration": nbytes,
                 "blocks": count,
                 "domain": DOMAINS[domain],
-                "stack": list(frames),
+                "stack": frames,
             }
         )
     grew_at.sort(key=lambda site: -site["bytes_per_iteration"])
