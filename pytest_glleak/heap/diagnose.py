@@ -264,7 +264,11 @@ def diagnose(
             if ledger is not None:
                 _gl_growth(ledger, gl_mark, rep, gl)
             if images is not None:
+                if frozen:  # gc.get_referrers does not look in the permanent generation: holders hide there
+                    gc.unfreeze()
                 _image_growth(images, image_mark, rep, image)
+                if frozen:
+                    gc.freeze()
     finally:
         if frozen:
             gc.unfreeze()

@@ -62,7 +62,8 @@ def explained_sentence(memory: Mapping[str, Any]) -> str:
     if not named:
         return f"{head}, none of it in Python/NumPy allocations: the growth is {_NATIVE}."
     explained = sum(amount for amount, _ in named)
-    where = " and ".join(f"{format_bytes(amount)} in {what}" for amount, what in named)
+    phrases = [f"{format_bytes(amount)} in {what}" for amount, what in named]
+    where = phrases[0] if len(phrases) == 1 else f"{', '.join(phrases[:-1])} and {phrases[-1]}"
     if explained >= measured * 0.9:
         return f"{head}: {where} listed above."
     return f"{head}: {where} listed above; the rest is {_NATIVE}."
