@@ -100,7 +100,10 @@ def _child_samples(processes: int) -> list[dict[str, Any]]:
     for index in range(processes):
         completed = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--child"],
-            capture_output=True, text=True, timeout=300, env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=clean_env(),
         )
         try:
             samples.append(json.loads(completed.stdout.strip().splitlines()[-1]))
@@ -133,21 +136,50 @@ def run(quick: bool = False, rounds: int | None = None, workdir: Path | None = N
 
     restore_ms = figure("restore_us") / 1e3
     section.rows += [
-        {"Measurement": "import pytest_glleak.gl", "Median": figure("import_ms"), "Unit": "ms",
-         "Samples": len(good)},
-        {"Measurement": "first context in a fresh process", "Median": figure("first_context_ms"),
-         "Unit": "ms", "Samples": len(good)},
-        {"Measurement": "a later context in the same process", "Median": figure("later_context_ms"),
-         "Unit": "ms", "Samples": len(good)},
-        {"Measurement": "destroy a context", "Median": figure("destroy_ms"), "Unit": "ms",
-         "Samples": len(good)},
-        {"Measurement": "per-test restore() (make current + reset state)", "Median": figure("restore_us"),
-         "Unit": "µs", "Samples": len(good), "Target": f"< {REUSE_TARGET_MS:g} ms",
-         "Met": restore_ms < REUSE_TARGET_MS},
-        {"Measurement": "  of which make_current()", "Median": figure("make_current_us"), "Unit": "µs",
-         "Samples": len(good)},
-        {"Measurement": "  of which reset_state()", "Median": figure("reset_state_us"), "Unit": "µs",
-         "Samples": len(good)},
+        {
+            "Measurement": "import pytest_glleak.gl",
+            "Median": figure("import_ms"),
+            "Unit": "ms",
+            "Samples": len(good),
+        },
+        {
+            "Measurement": "first context in a fresh process",
+            "Median": figure("first_context_ms"),
+            "Unit": "ms",
+            "Samples": len(good),
+        },
+        {
+            "Measurement": "a later context in the same process",
+            "Median": figure("later_context_ms"),
+            "Unit": "ms",
+            "Samples": len(good),
+        },
+        {
+            "Measurement": "destroy a context",
+            "Median": figure("destroy_ms"),
+            "Unit": "ms",
+            "Samples": len(good),
+        },
+        {
+            "Measurement": "per-test restore() (make current + reset state)",
+            "Median": figure("restore_us"),
+            "Unit": "µs",
+            "Samples": len(good),
+            "Target": f"< {REUSE_TARGET_MS:g} ms",
+            "Met": restore_ms < REUSE_TARGET_MS,
+        },
+        {
+            "Measurement": "  of which make_current()",
+            "Median": figure("make_current_us"),
+            "Unit": "µs",
+            "Samples": len(good),
+        },
+        {
+            "Measurement": "  of which reset_state()",
+            "Median": figure("reset_state_us"),
+            "Unit": "µs",
+            "Samples": len(good),
+        },
     ]
 
     with tempfile.TemporaryDirectory(prefix="glleak-bench-context-", dir=workdir) as directory:
@@ -167,9 +199,7 @@ def run(quick: bool = False, rounds: int | None = None, workdir: Path | None = N
         for a, b in zip(startup["plugin enabled"], startup["plugin disabled"], strict=False)
     ]
     with_runs, without_runs = runs[with_suite.name], runs[without_suite.name]
-    per_test_ms = [
-        (a.wall_s - b.wall_s) / tests * 1e3 for a, b in zip(with_runs, without_runs, strict=False)
-    ]
+    per_test_ms = [(a.wall_s - b.wall_s) / tests * 1e3 for a, b in zip(with_runs, without_runs, strict=False)]
     # pytest's own durations leave out interpreter start-up and imports, the noisiest part of a run.
     per_test_pytest_ms = [
         (a.pytest_s - b.pytest_s) / tests * 1e3
@@ -182,27 +212,53 @@ def run(quick: bool = False, rounds: int | None = None, workdir: Path | None = N
     if any(run.returncode != 0 for run in with_runs + without_runs):
         section.notes.append("A pytest run exited non-zero: the per-test figures below are not trustworthy.")
     section.rows += [
-        {"Measurement": f"pytest, {tests} trivial tests using gl_context (wall)",
-         "Median": median([run.wall_s for run in with_runs]), "Unit": "s", "Samples": len(with_runs),
-         "Exit codes": exit_codes_text(with_runs)},
-        {"Measurement": f"pytest, the same {tests} tests without gl_context (wall)",
-         "Median": median([run.wall_s for run in without_runs]), "Unit": "s", "Samples": len(without_runs),
-         "Exit codes": exit_codes_text(without_runs)},
-        {"Measurement": "per-test cost of gl_context, as a user sees it (difference / tests)",
-         "Median": median(per_test_ms), "Unit": "ms", "Samples": len(per_test_ms)},
-        {"Measurement": "  less the one context creation (reuse only)", "Median": median(reuse_ms),
-         "Unit": "ms", "Samples": len(reuse_ms), "Target": f"< {REUSE_TARGET_MS:g} ms",
-         "Met": median(reuse_ms) < REUSE_TARGET_MS},
-        {"Measurement": "  the same from pytest's reported durations (no start-up noise)",
-         "Median": median(reuse_pytest_ms), "Unit": "ms", "Samples": len(reuse_pytest_ms),
-         "Target": f"< {REUSE_TARGET_MS:g} ms", "Met": median(reuse_pytest_ms) < REUSE_TARGET_MS},
+        {
+            "Measurement": f"pytest, {tests} trivial tests using gl_context (wall)",
+            "Median": median([run.wall_s for run in with_runs]),
+            "Unit": "s",
+            "Samples": len(with_runs),
+            "Exit codes": exit_codes_text(with_runs),
+        },
+        {
+            "Measurement": f"pytest, the same {tests} tests without gl_context (wall)",
+            "Median": median([run.wall_s for run in without_runs]),
+            "Unit": "s",
+            "Samples": len(without_runs),
+            "Exit codes": exit_codes_text(without_runs),
+        },
+        {
+            "Measurement": "per-test cost of gl_context, as a user sees it (difference / tests)",
+            "Median": median(per_test_ms),
+            "Unit": "ms",
+            "Samples": len(per_test_ms),
+        },
+        {
+            "Measurement": "  less the one context creation (reuse only)",
+            "Median": median(reuse_ms),
+            "Unit": "ms",
+            "Samples": len(reuse_ms),
+            "Target": f"< {REUSE_TARGET_MS:g} ms",
+            "Met": median(reuse_ms) < REUSE_TARGET_MS,
+        },
+        {
+            "Measurement": "  the same from pytest's reported durations (no start-up noise)",
+            "Median": median(reuse_pytest_ms),
+            "Unit": "ms",
+            "Samples": len(reuse_pytest_ms),
+            "Target": f"< {REUSE_TARGET_MS:g} ms",
+            "Met": median(reuse_pytest_ms) < REUSE_TARGET_MS,
+        },
     ]
-    section.rows.append({
-        "Measurement": "fixed cost per pytest process: plugin load, settings, report header (creates the "
-        "context), one trivial test; enabled minus disabled",
-        "Median": median(startup_ms), "Unit": "ms", "Samples": len(startup_ms),
-        "Exit codes": exit_codes_text(startup["plugin enabled"] + startup["plugin disabled"]),
-    })
+    section.rows.append(
+        {
+            "Measurement": "fixed cost per pytest process: plugin load, settings, report header (creates the "
+            "context), one trivial test; enabled minus disabled",
+            "Median": median(startup_ms),
+            "Unit": "ms",
+            "Samples": len(startup_ms),
+            "Exit codes": exit_codes_text(startup["plugin enabled"] + startup["plugin disabled"]),
+        }
+    )
     section.raw["startup"] = {name: run_summary(results) for name, results in startup.items()}
     section.raw["startup"]["difference_ms"] = startup_ms
     section.raw["pytest"] = {name: run_summary(results) for name, results in runs.items()}

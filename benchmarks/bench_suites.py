@@ -86,18 +86,20 @@ def _suite_rows(
             target = f"<= {FULL_TARGET_RATIO}x" + (", < memray" if memray_ratio is not None else "")
             met = ratio <= FULL_TARGET_RATIO and (memray_ratio is None or ratio < memray_ratio)
         pytest_times = [run.pytest_s for run in results if run.pytest_s is not None]
-        rows.append({
-            "Suite": suite.name,
-            "Configuration": configuration.name,
-            "Wall (s)": median([run.wall_s for run in results]),
-            "pytest (s)": median(pytest_times),
-            "vs disabled": ratio,
-            "Runs": len(results),
-            "Exit codes": exit_codes_text(results),
-            "Outcome": "; ".join(sorted({run.outcome or "no summary line" for run in results})),
-            "Target": target,
-            "Met": met,
-        })
+        rows.append(
+            {
+                "Suite": suite.name,
+                "Configuration": configuration.name,
+                "Wall (s)": median([run.wall_s for run in results]),
+                "pytest (s)": median(pytest_times),
+                "vs disabled": ratio,
+                "Runs": len(results),
+                "Exit codes": exit_codes_text(results),
+                "Outcome": "; ".join(sorted({run.outcome or "no summary line" for run in results})),
+                "Target": target,
+                "Met": met,
+            }
+        )
     return rows
 
 
@@ -125,19 +127,26 @@ def _xdist_rows(suite: Suite, rounds: int) -> tuple[list[dict[str, Any]], dict[s
         for name, results in ((f"{label}, -n 0", serial), (f"{label}, -n 2", parallel)):
             is_parallel = results is parallel
             checked = is_parallel and label == "plugin default"
-            rows.append({
-                "Suite": suite.name,
-                "Configuration": name,
-                "Wall (s)": median([run.wall_s for run in results]),
-                "pytest (s)": median([run.pytest_s for run in results if run.pytest_s is not None]),
-                "vs disabled": None,
-                "Runs": len(results),
-                "Exit codes": exit_codes_text(results),
-                "Outcome": "; ".join(sorted({run.outcome or "no summary line" for run in results})),
-                "Target": (f"speed-up >= {XDIST_TARGET_SPEEDUP}x (got {speedup:.2f}x)" if checked
-                           else f"speed-up {speedup:.2f}x" if is_parallel else None),
-                "Met": speedup >= XDIST_TARGET_SPEEDUP if checked else None,
-            })
+            rows.append(
+                {
+                    "Suite": suite.name,
+                    "Configuration": name,
+                    "Wall (s)": median([run.wall_s for run in results]),
+                    "pytest (s)": median([run.pytest_s for run in results if run.pytest_s is not None]),
+                    "vs disabled": None,
+                    "Runs": len(results),
+                    "Exit codes": exit_codes_text(results),
+                    "Outcome": "; ".join(sorted({run.outcome or "no summary line" for run in results})),
+                    "Target": (
+                        f"speed-up >= {XDIST_TARGET_SPEEDUP}x (got {speedup:.2f}x)"
+                        if checked
+                        else f"speed-up {speedup:.2f}x"
+                        if is_parallel
+                        else None
+                    ),
+                    "Met": speedup >= XDIST_TARGET_SPEEDUP if checked else None,
+                }
+            )
     return rows, raw
 
 
@@ -156,8 +165,18 @@ def run(
     section = Section(
         name="suites",
         title="Whole pytest runs (wall-clock medians; ratios are per-round pairs against the disabled run)",
-        columns=["Suite", "Configuration", "Wall (s)", "pytest (s)", "vs disabled", "Runs", "Exit codes",
-                 "Outcome", "Target", "Met"],
+        columns=[
+            "Suite",
+            "Configuration",
+            "Wall (s)",
+            "pytest (s)",
+            "vs disabled",
+            "Runs",
+            "Exit codes",
+            "Outcome",
+            "Target",
+            "Met",
+        ],
     )
     with tempfile.TemporaryDirectory(prefix="glleak-bench-suites-", dir=workdir) as directory:
         root = Path(directory)
@@ -174,7 +193,9 @@ def run(
             log(f"suite {suite.name}: {', '.join(c.name for c in configurations)}; {rounds} rounds")
             # Warm-up: byte-compile the suite and fill the page cache, once with and once without the plugin.
             runs = alternate(
-                configurations, rounds, warmup=configurations[:1 if quick else 2],
+                configurations,
+                rounds,
+                warmup=configurations[: 1 if quick else 2],
                 rounds_of={MEMRAY: memray_rounds},
                 seconds_of={MEMRAY: MEMRAY_SECONDS},
             )
@@ -225,7 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the section as JSON to PATH")
     options = parser.parse_args(argv)
     section = run(
-        quick=options.quick, rounds=options.rounds, memray_rounds=options.memray_rounds, tests=options.tests,
+        quick=options.quick,
+        rounds=options.rounds,
+        memray_rounds=options.memray_rounds,
+        tests=options.tests,
         include_example=not options.no_example,
     )
     print(render_section(section))

@@ -102,7 +102,7 @@ LARGE_PNG = base64.b64decode("{large_png}")
 
 # One template per kind of test; {i} makes names and constants unique, {mark} is a marker line or "".
 _GL_TEMPLATES = {
-    "texture_and_buffer": '''
+    "texture_and_buffer": """
 {mark}def test_texture_and_buffer_{i}(gl_context):
     texture = GL.glGenTextures(1)
     GL.glBindTexture(GL.GL_TEXTURE_2D, texture)
@@ -114,8 +114,8 @@ _GL_TEMPLATES = {
     GL.glDeleteBuffers(1, [buffer])
     GL.glDeleteTextures([texture])
     assert GL.glGetError() == GL.GL_NO_ERROR
-''',
-    "shader_program": '''
+""",
+    "shader_program": """
 {mark}def test_shader_program_{i}(gl_context):
     vertex = GL.glCreateShader(GL.GL_VERTEX_SHADER)
     GL.glShaderSource(vertex, "#version 330 core\\nlayout(location = 0) in vec2 p;\\n"
@@ -136,8 +136,8 @@ _GL_TEMPLATES = {
     GL.glDeleteShader(fragment)
     GL.glDeleteProgram(program)
     assert linked
-''',
-    "texture_upload": '''
+""",
+    "texture_upload": """
 {mark}def test_texture_upload_{i}(gl_context):
     pixels = np.full(({size}, {size}, 4), {i} % 256, dtype=np.uint8)
     texture = GL.glGenTextures(1)
@@ -147,8 +147,8 @@ _GL_TEMPLATES = {
     GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
     GL.glDeleteTextures([texture])
     assert GL.glGetError() == GL.GL_NO_ERROR
-''',
-    "decode_and_upload": '''
+""",
+    "decode_and_upload": """
 {mark}def test_decode_and_upload_{i}(gl_context):
     with Image.open(io.BytesIO(SMALL_PNG)) as image:
         pixels = np.asarray(image.convert("RGBA"))
@@ -162,18 +162,18 @@ _GL_TEMPLATES = {
     GL.glDeleteTextures([texture])
     del pixels
     assert GL.glGetError() == GL.GL_NO_ERROR
-''',
+""",
 }
 
 _IMAGE_TEMPLATES = {
-    "decode_png": '''
+    "decode_png": """
 {mark}def test_decode_png_{i}():
     with Image.open(io.BytesIO({png})) as image:
         rgba = image.convert("RGBA")
     assert rgba.getpixel(({i} % rgba.width, 0))[3] == 255
     rgba.close()
-''',
-    "convert_resize": '''
+""",
+    "convert_resize": """
 {mark}def test_convert_resize_{i}():
     with Image.open(io.BytesIO({png})) as image:
         small = image.convert("RGB").resize(({size}, {size}), Image.Resampling.BILINEAR)
@@ -181,8 +181,8 @@ _IMAGE_TEMPLATES = {
     assert gray.size == ({size}, {size})
     small.close()
     gray.close()
-''',
-    "numpy_roundtrip": '''
+""",
+    "numpy_roundtrip": """
 {mark}def test_numpy_roundtrip_{i}():
     with Image.open(io.BytesIO({png})) as image:
         array = np.asarray(image.convert("RGBA"))
@@ -190,7 +190,7 @@ _IMAGE_TEMPLATES = {
     assert flipped.size == (array.shape[1], array.shape[0])
     flipped.close()
     del array
-''',
+""",
 }
 
 #: The order kinds are dealt out in: four GL kinds (one mixed with images), three image-only kinds.
@@ -202,8 +202,9 @@ def _png_bytes(size: int) -> bytes:
     from PIL import Image
 
     image = Image.new("RGBA", (size, size))
-    image.putdata([((x * 255) // size, (y * 255) // size, 128, 255)
-                   for y in range(size) for x in range(size)])
+    image.putdata(
+        [((x * 255) // size, (y * 255) // size, 128, 255) for y in range(size) for x in range(size)]
+    )
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
@@ -222,7 +223,10 @@ def _test_source(index: int, marked: bool) -> str:
         if kind == "decode_and_upload" and marked:
             mark += "@pytest.mark.no_image_leak\n"
         return _GL_TEMPLATES[kind].format(
-            i=index, mark=mark, buffer_bytes=256 + 16 * (index % 64), scale=f"{1 + index / 1000:.4f}",
+            i=index,
+            mark=mark,
+            buffer_bytes=256 + 16 * (index % 64),
+            scale=f"{1 + index / 1000:.4f}",
             size=32 + 4 * (index % 9),
         )
     mark = "@pytest.mark.no_image_leak\n" if marked else ""
@@ -293,14 +297,23 @@ def generate_one_test_suite(directory: Path) -> Suite:
     """One trivial test that touches no GL: a pytest process is then mostly start-up and plugin loading."""
     _write_common(directory)
     (directory / "test_one.py").write_text("def test_one():\n    assert True\n")
-    return Suite(name="one trivial test", root=directory, tests=1,
-                 args=["-p", FALLBACK_PLUGIN], env={"PYTHONPATH": str(directory)})
+    return Suite(
+        name="one trivial test",
+        root=directory,
+        tests=1,
+        args=["-p", FALLBACK_PLUGIN],
+        env={"PYTHONPATH": str(directory)},
+    )
 
 
 # Flags of pytest-glleak that take no value (every other --glleak-* flag takes one).
 _VALUELESS_FLAGS = {
-    "--glleak-report", "--glleak-require-gl", "--glleak-driver-sweep", "--glleak-baseline-update",
-    "--glleak-cleanup", "--glleak-no-cleanup",
+    "--glleak-report",
+    "--glleak-require-gl",
+    "--glleak-driver-sweep",
+    "--glleak-baseline-update",
+    "--glleak-cleanup",
+    "--glleak-no-cleanup",
 }
 
 
@@ -383,9 +396,19 @@ def copy_example_suite(directory: Path, source: Path = EXAMPLE_PROJECT) -> Suite
         return None
     root = directory / "example_project"
     shutil.copytree(
-        source, root,
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.egg-info", "build", "dist",
-                                      ".git", ".tox", "glleak-report.*"),
+        source,
+        root,
+        ignore=shutil.ignore_patterns(
+            "__pycache__",
+            "*.pyc",
+            ".pytest_cache",
+            "*.egg-info",
+            "build",
+            "dist",
+            ".git",
+            ".tox",
+            "glleak-report.*",
+        ),
     )
     (root / f"{FALLBACK_PLUGIN}.py").write_text(_FALLBACK_SOURCE)
     options = _ini_options(root)

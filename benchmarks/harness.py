@@ -27,7 +27,11 @@ BENCHMARKS_DIR = Path(__file__).resolve().parent
 #: PYTHONDONTWRITEBYTECODE too: with it every run re-compiles and re-rewrites every test module and
 #: plugin (over a second per run here), which no user's steady state pays and which dilutes every ratio.
 _LEAKY_ENV_PREFIXES = (
-    "PYTEST_GLLEAK_", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_XDIST_", "PYTHONDONTWRITEBYTECODE",
+    "PYTEST_GLLEAK_",
+    "PYTEST_ADDOPTS",
+    "PYTEST_PLUGINS",
+    "PYTEST_XDIST_",
+    "PYTHONDONTWRITEBYTECODE",
 )
 #: Bytecode of measured runs goes here, not into the repository's or the suites' ``__pycache__``.
 PYCACHE_PREFIX = Path(tempfile.gettempdir()) / "pytest-glleak-bench-pycache"
@@ -176,8 +180,10 @@ def alternate(
             result = run_configuration(configuration)
             runs[configuration.name].append(result)
             if progress is not None:
-                progress(f"round {round_index + 1}/{rounds} {configuration.name}: {result.wall_s:.2f}s "
-                         f"rc={result.returncode} {result.outcome}")
+                progress(
+                    f"round {round_index + 1}/{rounds} {configuration.name}: {result.wall_s:.2f}s "
+                    f"rc={result.returncode} {result.outcome}"
+                )
     return runs
 
 
@@ -256,16 +262,32 @@ def machine_identity() -> dict[str, Any]:
     try:
         commit = subprocess.run(
             ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, timeout=10,
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout.strip()
-        dirty = bool(subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=10,
-        ).stdout.strip())
+        dirty = bool(
+            subprocess.run(
+                ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+        )
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "", False
-    packages = ["pytest", "PyOpenGL", "PyOpenGL-accelerate", "numpy", "pillow", "pytest-xdist",
-                "pytest-memray", "memray", "pytest-benchmark", "pytest-glleak"]
+    packages = [
+        "pytest",
+        "PyOpenGL",
+        "PyOpenGL-accelerate",
+        "numpy",
+        "pillow",
+        "pytest-xdist",
+        "pytest-memray",
+        "memray",
+        "pytest-benchmark",
+        "pytest-glleak",
+    ]
     return {
         "cpu_model": _cpu_model(),
         "cpu_count": os.cpu_count(),

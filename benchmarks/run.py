@@ -44,7 +44,7 @@ from harness import (
 
 DEFAULT_JSON = BENCHMARKS_DIR / "results" / "latest.json"
 #: Benchmarks other modules own: name -> script. Each takes ``--json PATH``; missing ones are skipped.
-EXTERNAL = {"ledger": "bench_ledger.py", "images": "bench_images.py"}
+EXTERNAL = {"ledger": "bench_ledger.py", "images": "bench_images.py", "growth": "bench_growth.py"}
 SECTIONS = ("context", "suites", *EXTERNAL)
 
 
@@ -75,12 +75,14 @@ def external_section(name: str, document: Any) -> Section:
         rows = []
         for benchmark in document["benchmarks"]:
             stats = benchmark.get("stats", {}) if isinstance(benchmark, dict) else {}
-            rows.append({
-                "Benchmark": benchmark.get("fullname") or benchmark.get("name"),
-                "Median (µs)": stats.get("median", float("nan")) * 1e6,
-                "IQR (µs)": stats.get("iqr", float("nan")) * 1e6,
-                "Rounds": stats.get("rounds"),
-            })
+            rows.append(
+                {
+                    "Benchmark": benchmark.get("fullname") or benchmark.get("name"),
+                    "Median (µs)": stats.get("median", float("nan")) * 1e6,
+                    "IQR (µs)": stats.get("iqr", float("nan")) * 1e6,
+                    "Rounds": stats.get("rounds"),
+                }
+            )
         section.columns = ["Benchmark", "Median (µs)", "IQR (µs)", "Rounds"]
     elif isinstance(document, list):
         rows = document
@@ -116,21 +118,33 @@ def run_external(name: str, script: Path, quick: bool, workdir: Path) -> Section
                 attempt, cwd=REPO_ROOT, env=clean_env(), capture_output=True, text=True, timeout=480
             )
         except subprocess.TimeoutExpired:
-            return Section(name, f"{name} (bench_{name}.py)", ["Name", "Value"],
-                           notes=[f"bench_{name}.py timed out after 480 s"])
+            return Section(
+                name,
+                f"{name} (bench_{name}.py)",
+                ["Name", "Value"],
+                notes=[f"bench_{name}.py timed out after 480 s"],
+            )
         if not (completed.returncode == 2 and "unrecognized arguments" in completed.stderr):
             break
     assert completed is not None
     elapsed = time.perf_counter() - start
     if not json_path.exists():
         tail = (completed.stdout + completed.stderr)[-800:]
-        return Section(name, f"{name} (bench_{name}.py)", ["Name", "Value"],
-                       notes=[f"bench_{name}.py exited {completed.returncode} without writing JSON: {tail}"])
+        return Section(
+            name,
+            f"{name} (bench_{name}.py)",
+            ["Name", "Value"],
+            notes=[f"bench_{name}.py exited {completed.returncode} without writing JSON: {tail}"],
+        )
     try:
         document = json.loads(json_path.read_text())
     except ValueError as exc:
-        return Section(name, f"{name} (bench_{name}.py)", ["Name", "Value"],
-                       notes=[f"bench_{name}.py wrote JSON that does not parse: {exc}"])
+        return Section(
+            name,
+            f"{name} (bench_{name}.py)",
+            ["Name", "Value"],
+            notes=[f"bench_{name}.py wrote JSON that does not parse: {exc}"],
+        )
     section = external_section(name, document)
     section.notes.append(f"bench_{name}.py exit code {completed.returncode}, {elapsed:.0f} s.")
     return section
@@ -145,8 +159,12 @@ def render(document: dict[str, Any], sections: list[Section]) -> str:
         f"{machine_line(document['machine'])}.",
     ]
     for section in sections:
-        parts += ["", render_section(section) if section.rows or "markdown" not in section.raw
-                  else f"### {section.title}\n\n{section.raw['markdown']}"]
+        parts += [
+            "",
+            render_section(section)
+            if section.rows or "markdown" not in section.raw
+            else f"### {section.title}\n\n{section.raw['markdown']}",
+        ]
     return "\n".join(parts) + "\n"
 
 
@@ -175,10 +193,14 @@ def main(argv: list[str] | None = None) -> int:
             sections.append(bench_context.run(quick=options.quick, rounds=options.rounds, workdir=workdir))
         if "suites" in chosen:
             log("suite benchmarks")
-            sections.append(bench_suites.run(
-                quick=options.quick, rounds=options.rounds, include_example=not options.no_example,
-                workdir=workdir,
-            ))
+            sections.append(
+                bench_suites.run(
+                    quick=options.quick,
+                    rounds=options.rounds,
+                    include_example=not options.no_example,
+                    workdir=workdir,
+                )
+            )
         for name, script_name in EXTERNAL.items():
             if name not in chosen:
                 continue

@@ -8,7 +8,8 @@ types a test or a conftest may touch, for annotations and ``isinstance`` checks:
   :class:`GLContextRecreatedWarning`: foreign code broke the session context between tests.
 - :class:`LedgerView`: the value of ``gl_ledger``; :class:`LiveObject`: one record it lists.
 - :class:`MemoryBaseline`: the value of ``memory_baseline``; :class:`MeasureResult`: what its
-  ``measure()`` returns.
+  ``measure()`` returns; :class:`MemoryGrowthError`: what ``measure(fn, limit=...)`` raises when memory
+  grew (an ``AssertionError`` whose text says where).
 - :class:`TestFindings` (with :class:`LeakedGLObject`, :class:`LeakedImage`, :data:`Verdict`): the plain
   data attached to a checked test's teardown report as ``report.glleak``.
 
@@ -32,6 +33,7 @@ __all__ = [
     "LiveObject",
     "MeasureResult",
     "MemoryBaseline",
+    "MemoryGrowthError",
     "TestFindings",
     "Verdict",
     "__version__",
@@ -47,6 +49,7 @@ _WHERE = {
     "LiveObject": "pytest_glleak.ledger",
     "MeasureResult": "pytest_glleak.heap",
     "MemoryBaseline": "pytest_glleak.heap",
+    "MemoryGrowthError": "pytest_glleak.heap.diagnose",
     "TestFindings": "pytest_glleak.findings",
     "Verdict": "pytest_glleak.findings",
 }
@@ -55,6 +58,7 @@ if TYPE_CHECKING:
     from pytest_glleak.findings import LeakedGLObject, LeakedImage, TestFindings, Verdict
     from pytest_glleak.gl import ContextUnavailable, GLContext
     from pytest_glleak.heap import MeasureResult, MemoryBaseline
+    from pytest_glleak.heap.diagnose import MemoryGrowthError
     from pytest_glleak.ledger import LedgerView, LiveObject
     from pytest_glleak.plugin import GLContextRecreatedWarning
 

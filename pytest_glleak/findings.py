@@ -72,6 +72,40 @@ class ImageSection(TypedDict):
     leaked: list[LeakedImage]
 
 
+class GrowthSite(TypedDict):
+    """A Python or NumPy allocation site whose memory grew in every rerun repetition."""
+
+    file: str
+    line: int
+    function: str
+    bytes_per_iteration: int  # the smallest growth over the repetitions
+    blocks: int  # memory blocks per repetition (the smallest)
+    domain: str  # "python" or "numpy" (NumPy's data, its own tracemalloc domain)
+    stack: list[Frame]  # the user frames that led there, innermost (this site) first
+
+
+class GLGrowth(TypedDict):
+    """GL objects of one kind, made at one site, alive after every repetition."""
+
+    kind: str  # one of GL_KINDS
+    count: int  # objects per repetition
+    bytes: int  # estimated GPU bytes per repetition
+    create_site: list[Frame]
+
+
+class ImageGrowth(TypedDict, total=False):
+    """Pillow images or image-backed arrays made at one site, alive after every repetition."""
+
+    kind: str  # as LeakedImage's
+    count: int  # per repetition
+    bytes: int  # per repetition
+    mode: str
+    dtype: str
+    shape: list[int]
+    create_site: list[Frame]
+    held_by: str | None
+
+
 class MemorySection(TypedDict, total=False):
     """Growth figures in bytes (or counts): since calibration, or per repetition when repeated."""
 
@@ -84,6 +118,13 @@ class MemorySection(TypedDict, total=False):
     limit: int  # max_memory_growth limit, when the marker applied
     per_iteration: int  # steady-state growth per repetition (max_memory_growth)
     iterations: list[dict[str, int]]  # the table of repetitions
+    # Where it grew (only when it grew: the repetitions rerun under tracemalloc, see heap.diagnose).
+    grew_at: list[GrowthSite]
+    gl_per_iteration: list[GLGrowth]
+    images_per_iteration: list[ImageGrowth]
+    explained_per_iteration: int  # Python/NumPy bytes per repetition of the grew_at sites together
+    measured_per_iteration: int  # the growth set against them, per repetition (measured_by)
+    measured_by: str  # the largest byte measure: "rss", or "malloc" for never-touched buffers...
 
 
 class TestFindings(TypedDict, total=False):

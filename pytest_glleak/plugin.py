@@ -23,7 +23,8 @@ from pytest_glleak.gl import (
     pyopengl_platform,
 )
 from pytest_glleak.gl.provider import ContextProvider
-from pytest_glleak.heap import ImageTracker, MemoryBaseline
+from pytest_glleak.heap import ImageTracker
+from pytest_glleak.heap.diagnose import DiagnosingBaseline
 from pytest_glleak.ledger import Ledger, LedgerView
 from pytest_glleak.report import outputs
 from pytest_glleak.report.baseline import Baseline, BaselineError, load_baseline
@@ -34,8 +35,9 @@ from pytest_glleak.report.collector import (
     environment,
     report_header_lines,
 )
+from pytest_glleak.report.growth_text import format_growth_sites
 from pytest_glleak.runner import CheckRunner, state_key
-from pytest_glleak.settings import Settings
+from pytest_glleak.settings import Settings, parse_bytes
 
 settings_key = pytest.StashKey[Settings]()
 provider_key = pytest.StashKey[ContextProvider]()
@@ -219,14 +221,21 @@ def gl_ledger(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> Le
 
 
 @pytest.fixture
-def memory_baseline(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> MemoryBaseline:
+def memory_baseline(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> DiagnosingBaseline:
     """A memory baseline calibrated when the test starts (full GC, ``malloc_trim``, then RSS, USS, Python
     heap when tracemalloc is on, live image buffers, open file descriptors, threads).
 
     ``growth()`` gives the deltas since calibration; ``measure(fn, warmup=3, repeat=5)`` runs ``fn``
-    repeatedly and returns its per-iteration steady-state growth.
+    repeatedly and returns its per-iteration steady-state growth. ``measure(fn, limit="256 KiB")``
+    also fails the test when memory grew by more than ``limit`` in every measured repetition, saying
+    where it grew (allocation sites, GL objects, images), as ``max_memory_growth`` does.
     """
-    baseline = MemoryBaseline(pytestconfig.stash[images_key])
+    baseline = DiagnosingBaseline(
+        pytestconfig.stash[images_key],
+        ledger=pytestconfig.stash.get(ledger_key, None),
+        describe=format_growth_sites,
+        parse_limit=parse_bytes,
+    )
     baseline.calibrate()
     state = request.node.stash.get(state_key, None)
     if state is not None:  # the fds and threads it saw open are reported with the test's findings

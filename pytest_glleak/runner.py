@@ -25,12 +25,14 @@ from pytest_glleak.errors import (
     TextRepr,
     plugin_error,
 )
-from pytest_glleak.findings import TestFindings
+from pytest_glleak.findings import MemorySection, TestFindings
 from pytest_glleak.gl import ContextUnavailable
 from pytest_glleak.gl.provider import ContextProvider
 from pytest_glleak.heap import ImageTracker, MemoryBaseline, format_growth_table, steady_state_verdict
+from pytest_glleak.heap.diagnose import growth_diagnosis
 from pytest_glleak.ledger import Ledger, LiveObject
 from pytest_glleak.report.baseline import Baseline
+from pytest_glleak.report.growth_text import format_growth_sites
 from pytest_glleak.report.junit import junit_properties
 from pytest_glleak.settings import Settings, with_marker
 from pytest_glleak.verdict import FAILING, Growth, decide
@@ -307,6 +309,12 @@ class CheckRunner:
                 result = MemoryBaseline(self.images).measure(body, warmup=growth.warmup, repeat=growth.repeat)
                 grew, per_iteration, table = steady_state_verdict(result, growth.limit)
                 text = format_growth_table(result, growth.limit)
+                where: MemorySection = {}
+                if grew:  # only a failing test pays for the diagnosis
+                    where = growth_diagnosis(
+                        body, growth.repeat, result.per_iteration, self.ledger, self.images
+                    )
+                    text = f"{text}\n{format_growth_sites(where, growth.repeat)}"
             except PASS_THROUGH:
                 raise
             except BaseException as exc:
@@ -319,6 +327,7 @@ class CheckRunner:
                 "limit": growth.limit,
                 "table": table,
                 "text": text,
+                "where": where,
             }
 
         pyfuncitem.obj = repeated
@@ -427,6 +436,8 @@ class CheckRunner:
                 "limit": int(state.growth["limit"]),
                 "iterations": table,
             }
+            where: MemorySection = state.growth["where"]
+            findings["memory"].update(where)
         if state.memory is not None:
             self._record_memory_baseline(state, findings)
         if not checks:

@@ -209,6 +209,29 @@ class ImageTracker:
         if self._active is token:
             self._active = None
 
+    def mark(self) -> int:
+        """A point in the tracker's history, for :meth:`alive_since` (the memory growth diagnosis)."""
+        return self._seq
+
+    def alive_since(self, mark: int, min_bytes: int = 65536) -> list[LeakedImage]:
+        """Images and image-backed arrays created after ``mark`` and alive now, with what holds them.
+
+        The same findings :meth:`leaks` gives, for a window that is not a test's (one repetition of a
+        ``max_memory_growth`` test); it leaves the test's own window alone. Call after a collection.
+        """
+        token = TrackingToken("", mark, self._created, pillow_blocks_in_use(), min_bytes, False)
+        if not self._leaked_records(token):
+            return []
+        scans, self._scans = self._scans, ReferrerScans()
+        try:
+            suspects = self._collect_suspects(token)
+            self._describe_holders(suspects)
+            findings = [suspect.finding for suspect in suspects if suspect.kind != "pillow_blocks"]
+            suspects.clear()
+            return findings
+        finally:
+            self._scans = scans
+
     def touched_since(self, token: TrackingToken) -> bool:
         """Whether any Pillow image or image-backed array was created since ``start``."""
         return self._created != token.created

@@ -9,15 +9,19 @@ File format (``format_version`` 1), keys sorted, one entry per test that leaked 
       "tests": {
         "tests/test_view.py::test_upload": {
           "leaks": [{"kind": "texture", "site": "viewer/render.py:88 in upload", "count": 3}],
-          "memory": {"per_iteration": 1048576}
+          "memory": {"per_iteration": 1048576},
+          "grew_at": [{"what": "numpy", "site": "viewer/cache.py:40 in load", "bytes_per_iteration": 1048576}]
         }
       }
     }
 
 A leak's ``site`` is the innermost frame of its creation site, ``file:line in function``. A test's
 leaks pass when each (kind, site) is in its entry with at least the count seen; growth figures pass
-within a relative tolerance. No pytest imports: ``load_baseline`` raises :class:`BaselineError`, which the
-plugin turns into a usage error.
+within a relative tolerance. ``grew_at`` (optional) keys a test's memory growth by where it grows (the
+growth diagnosis: Python/NumPy allocation sites, GL kinds and image kinds with their creation sites): when
+the test grows again, growth at a recorded site passes within the tolerance, and growth at any other site
+is a regression, whatever the total. No pytest imports: ``load_baseline`` raises :class:`BaselineError`,
+which the plugin turns into a usage error.
 """
 
 from __future__ import annotations
@@ -85,11 +89,22 @@ class KnownLeak:
 
 
 @dataclasses.dataclass(frozen=True)
+class KnownGrowth:
+    """Up to ``bytes_per_iteration`` of growth per repetition of ``what`` (``python``, ``numpy``, a GL kind
+    or an image kind) at ``site`` is accepted."""
+
+    what: str
+    site: str
+    bytes_per_iteration: int
+
+
+@dataclasses.dataclass(frozen=True)
 class BaselineEntry:
     """What one test is allowed to leak and grow."""
 
     leaks: tuple[KnownLeak, ...] = ()
     memory: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    grew_at: tuple[KnownGrowth, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The entry as it is stored in the file."""
@@ -99,6 +114,11 @@ class BaselineEntry:
         }
         if self.memory:
             document["memory"] = dict(sorted(self.memory.items()))
+        if self.grew_at:
+            document["grew_at"] = [
+                {"what": growth.what, "site": growth.site, "bytes_per_iteration": growth.bytes_per_iteration}
+                for growth in sorted(self.grew_at, key=lambda growth: (growth.what, growth.site))
+            ]
         return document
 
 
@@ -133,6 +153,19 @@ def grew(memory: Mapping[str, Any]) -> bool:
     if "per_iteration" not in memory or "limit" not in memory:
         return False
     return int(memory["per_iteration"]) > int(memory["limit"])
+
+
+def growth_sites(memory: Mapping[str, Any], root: str | None = None) -> dict[tuple[str, str], int]:
+    """(what, site) -> bytes per repetition, from a growth diagnosis (``grew_at``, ``gl_per_iteration``,
+    ``images_per_iteration``); ``what`` is ``python``/``numpy``, a GL kind or an image kind."""
+    found: dict[tuple[str, str], int] = {}
+    for site in memory.get("grew_at") or []:
+        key = (str(site.get("domain", "python")), site_key(site.get("stack") or [site], root))
+        found[key] = found.get(key, 0) + int(site.get("bytes_per_iteration", 0))
+    for row in [*(memory.get("gl_per_iteration") or []), *(memory.get("images_per_iteration") or [])]:
+        key = (str(row.get("kind", "?")), site_key(row.get("create_site"), root))
+        found[key] = found.get(key, 0) + int(row.get("bytes", 0))
+    return found
 
 
 @dataclasses.dataclass
@@ -210,11 +243,39 @@ class Baseline:
                 known.append(
                     f"memory {figure}: {value:,} bytes, within {percent} of the baseline's {recorded:,}"
                 )
+        if grew(memory) and entry.grew_at:
+            self._compare_growth_sites(memory, entry, known, regressions)
         if grew(memory) and "per_iteration" not in entry.memory:
             regressions.append(
                 f"memory growth: {int(memory['per_iteration']):,} bytes per repetition over the limit "
                 f"{int(memory['limit']):,} is not in the baseline"
             )
+
+    def _compare_growth_sites(
+        self, memory: Mapping[str, Any], entry: BaselineEntry, known: list[str], regressions: list[str]
+    ) -> None:
+        percent = f"{self.tolerance:.0%}"
+        recorded = {(growth.what, growth.site): growth.bytes_per_iteration for growth in entry.grew_at}
+        for (what, site), value in sorted(growth_sites(memory, self.root).items()):
+            allowed = recorded.get((what, site))
+            note = ""
+            if allowed is None:
+                moved = moved_key(site)
+                candidates = [
+                    key for key in sorted(recorded) if key[0] == what and moved and moved_key(key[1]) == moved
+                ]
+                if candidates:
+                    allowed = recorded[candidates[0]]
+                    note = f" (recorded at {site_shown(candidates[0][1])}; the line moved)"
+            shown = f"{what} growth at {site_shown(site)}: {value:,} bytes per repetition"
+            if allowed is None:
+                regressions.append(
+                    f"memory grew at a new site: {shown} (not a known growth site of this test)"
+                )
+            elif value > allowed * (1 + self.tolerance):
+                regressions.append(f"{shown}, more than {percent} above the baseline's {allowed:,}{note}")
+            else:
+                known.append(f"{shown}: known growth site (baseline allows {allowed:,}){note}")
 
     def to_json(self) -> dict[str, Any]:
         """The whole file as a JSON document."""
@@ -265,9 +326,23 @@ def _parse_entry(nodeid: str, raw: Any) -> BaselineEntry:
             isinstance(value, int) and not isinstance(value, bool),
             f"{where}.memory.{figure} must be an integer, not {value!r}",
         )
-    unknown = set(raw) - {"leaks", "memory"}
+    grew_at: list[KnownGrowth] = []
+    raw_growth = raw.get("grew_at", [])
+    _expect(isinstance(raw_growth, list), f"{where}.grew_at is not a list")
+    for index, growth in enumerate(raw_growth):
+        item = f"{where}.grew_at[{index}]"
+        _expect(isinstance(growth, dict), f"{item} is not an object")
+        what, site, amount = growth.get("what"), growth.get("site"), growth.get("bytes_per_iteration")
+        _expect(isinstance(what, str) and bool(what), f"{item}.what must be a non-empty string")
+        _expect(isinstance(site, str) and bool(site), f"{item}.site must be a string 'file:line in function'")
+        _expect(
+            isinstance(amount, int) and not isinstance(amount, bool) and amount >= 0,
+            f"{item}.bytes_per_iteration must be a non-negative integer, not {amount!r}",
+        )
+        grew_at.append(KnownGrowth(what=str(what), site=str(site), bytes_per_iteration=int(amount)))
+    unknown = set(raw) - {"leaks", "memory", "grew_at"}
     _expect(not unknown, f"{where} has unknown keys: {', '.join(sorted(unknown))}")
-    return BaselineEntry(leaks=tuple(leaks), memory=dict(memory))
+    return BaselineEntry(leaks=tuple(leaks), memory=dict(memory), grew_at=tuple(grew_at))
 
 
 def parse_baseline(
@@ -368,15 +443,25 @@ def _entry_from(findings: Mapping[str, Any], root: str | None) -> BaselineEntry 
         for (kind, site), count in sorted(leak_counts(findings, root).items())
     )
     memory_section = findings.get("memory") or {}
-    memory = {"per_iteration": int(memory_section["per_iteration"])} if grew(memory_section) else {}
+    grown = grew(memory_section)
+    memory = {"per_iteration": int(memory_section["per_iteration"])} if grown else {}
+    grew_at = tuple(
+        KnownGrowth(what=what, site=site, bytes_per_iteration=amount)
+        for (what, site), amount in sorted(growth_sites(memory_section, root).items())
+        if grown
+    )
     if not leaks and not memory:
         return None
-    return BaselineEntry(leaks=leaks, memory=memory)
+    return BaselineEntry(leaks=leaks, memory=memory, grew_at=grew_at)
 
 
 def _describe(entry: BaselineEntry) -> str:
     parts = [f"{kind_phrase(leak.kind, leak.count)} at {site_shown(leak.site)}" for leak in entry.leaks]
     parts.extend(f"memory {figure} {value:,}" for figure, value in sorted(entry.memory.items()))
+    parts.extend(
+        f"{growth.what} growth {growth.bytes_per_iteration:,} at {site_shown(growth.site)}"
+        for growth in entry.grew_at
+    )
     return ", ".join(parts)
 
 
@@ -399,6 +484,14 @@ def _entry_changes(nodeid: str, old: BaselineEntry, new: BaselineEntry) -> list[
         before_value, after_value = old.memory.get(figure), new.memory.get(figure)
         if before_value != after_value:
             lines.append(f"changed {nodeid}: memory {figure} {before_value} -> {after_value}")
+    old_growth = {(growth.what, growth.site): growth.bytes_per_iteration for growth in old.grew_at}
+    new_growth = {(growth.what, growth.site): growth.bytes_per_iteration for growth in new.grew_at}
+    for what, site in sorted(set(old_growth) | set(new_growth)):
+        before_bytes, after_bytes = old_growth.get((what, site)), new_growth.get((what, site))
+        if before_bytes != after_bytes:
+            lines.append(
+                f"changed {nodeid}: {what} growth at {site_shown(site)} {before_bytes} -> {after_bytes}"
+            )
     return lines
 
 

@@ -11,9 +11,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pytest_glleak.findings import REPORTED_VERDICTS
+from pytest_glleak.report.growth_text import explained_sentence
 from pytest_glleak.report.run import leak_count
 from pytest_glleak.report.sites import site_sentence, site_text
-from pytest_glleak.report.text import format_bytes, kind_phrase, kinds_text
+from pytest_glleak.report.text import count_phrase, format_bytes, kind_phrase, kinds_text
 
 WORST_SHOWN = 5
 _NOTABLE = (*REPORTED_VERDICTS, "crashed")
@@ -367,6 +368,44 @@ def _stack(frames: Iterable[Mapping[str, Any]]) -> str:
     return "<br>".join(f"<code>{_e(line)}</code>" for line in lines) or '<span class="muted">unknown</span>'
 
 
+def _where_it_grew(memory: Mapping[str, Any]) -> str:
+    """The memory growth diagnosis: what grew in every repetition, per repetition, and what it explains."""
+    if "grew_at" not in memory:
+        return ""
+    rows = []
+    for site in memory.get("grew_at") or []:
+        rows.append(
+            f"<tr><td>{_e(site.get('domain'))}</td>"
+            f"<td>{_e(count_phrase(int(site.get('blocks', 0)), 'block'))}</td>"
+            f'<td class="num">{_e(format_bytes(site.get("bytes_per_iteration", 0), signed=True))}</td>'
+            f"<td>{_stack(site.get('stack') or [site])}</td></tr>"
+        )
+    for item in memory.get("gl_per_iteration") or []:
+        objects = "+" + kind_phrase(str(item.get("kind")), int(item.get("count", 0)))
+        rows.append(
+            f"<tr><td>gl</td><td>{_e(objects)}</td>"
+            f'<td class="num">{_e(format_bytes(item.get("bytes", 0), signed=True))} GPU</td>'
+            f"<td>{_stack(item.get('create_site') or [])}</td></tr>"
+        )
+    for item in memory.get("images_per_iteration") or []:
+        what = f"+{count_phrase(int(item.get('count', 0)), str(item.get('kind')))}"
+        if item.get("held_by"):
+            what += f"; held by {item['held_by']}"
+        rows.append(
+            f"<tr><td>image</td><td>{_e(what)}</td>"
+            f'<td class="num">{_e(format_bytes(item.get("bytes", 0), signed=True))}</td>'
+            f"<td>{_stack(item.get('create_site') or [])}</td></tr>"
+        )
+    body = (
+        "".join(rows)
+        or '<tr><td colspan="4">no Python/NumPy site, GL object or image grew every time</td></tr>'
+    )
+    return (
+        "<h3>Where it grew, per repetition</h3><table><tr><th>what</th><th>count</th><th>bytes</th>"
+        f"<th>where (innermost first)</th></tr>{body}</table><p>{_e(explained_sentence(memory))}</p>"
+    )
+
+
 def _details(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
     blocks = []
     for test in doc.get("tests", []):
@@ -407,6 +446,7 @@ def _details(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
             f"{key} {value:,}" for key, value in sorted(memory.items()) if isinstance(value, int)
         )
         extra = f"<p>memory: {_e(figures)}</p>" if figures else ""
+        extra += _where_it_grew(memory)
         crashed = "<p>The worker crashed while running this test.</p>" if _status(test) == "crashed" else ""
         message = _e(test.get("message") or "")
         blocks.append(

@@ -430,3 +430,58 @@ def test_portable_path() -> None:
     assert portable_path("/usr/lib/python3/dist-packages/OpenGL/GL/x.py", "/work/proj") == "OpenGL/GL/x.py"
     assert portable_path("/elsewhere/tool.py", "/work/proj") == "/elsewhere/tool.py"
     assert portable_path("viewer/render.py", "/work/proj") == "viewer/render.py"
+
+
+def grown_at(amount: int, line: int = 40, gl_bytes: int = 65536) -> dict[str, Any]:
+    """A diagnosed growth: a NumPy cache at viewer/cache.py:<line> and a texture per repetition."""
+    site = {"file": "viewer/cache.py", "line": line, "function": "load"}
+    return {
+        "per_iteration": amount + gl_bytes,
+        "limit": 100_000,
+        "grew_at": [{**site, "bytes_per_iteration": amount, "blocks": 1, "domain": "numpy", "stack": [site]}],
+        "gl_per_iteration": [
+            {"kind": "texture", "count": 1, "bytes": gl_bytes, "create_site": [dict(site, line=60)]}
+        ],
+    }
+
+
+def test_growth_is_recorded_and_matched_by_where_it_grows(tmp_path: Path) -> None:
+    nodeid = "tests/test_mem.py::test_cache"
+    baseline, changes = updated_baseline(
+        None, [findings(nodeid, memory=grown_at(1_000_000))], [nodeid], LLVMPIPE
+    )
+    assert changes == [
+        f"added {nodeid}: memory per_iteration 1,065,536, numpy growth 1,000,000 at viewer/cache.py:40 in load(), "
+        "texture growth 65,536 at viewer/cache.py:60 in load()"
+    ]
+    path = tmp_path / "glleak-baseline.json"
+    write_baseline(path, baseline)
+    assert json.loads(path.read_text())["tests"][nodeid]["grew_at"] == [
+        {"what": "numpy", "site": "viewer/cache.py:40 in load", "bytes_per_iteration": 1_000_000},
+        {"what": "texture", "site": "viewer/cache.py:60 in load", "bytes_per_iteration": 65536},
+    ]
+    loaded = load_baseline(path)
+    assert loaded is not None
+
+    same = loaded.compare(findings(nodeid, memory=grown_at(1_050_000)))
+    assert same.passed
+    assert (
+        "numpy growth at viewer/cache.py:40 in load(): 1,050,000 bytes per repetition: known growth site "
+        "(baseline allows 1,000,000)"
+    ) in same.known
+    moved = loaded.compare(findings(nodeid, memory=grown_at(1_000_000, line=44)))
+    assert moved.passed and any("the line moved" in note for note in moved.known)
+    # The same total, but growing somewhere else: a regression, named by its site.
+    elsewhere = grown_at(1_000_000)
+    elsewhere["grew_at"][0].update(
+        file="viewer/other.py", stack=[{"file": "viewer/other.py", "line": 40, "function": "load"}]
+    )
+    verdict = loaded.compare(findings(nodeid, memory=elsewhere))
+    assert verdict.regressions == (
+        "memory grew at a new site: numpy growth at viewer/other.py:40 in load(): 1,000,000 bytes per "
+        "repetition (not a known growth site of this test)",
+    )
+    more = loaded.compare(findings(nodeid, memory=grown_at(1_000_000, gl_bytes=4 * 65536)))
+    assert any(
+        r.startswith("texture growth at viewer/cache.py:60 in load(): 262,144") for r in more.regressions
+    )

@@ -183,3 +183,32 @@ def test_the_rendered_page_is_written_atomically(tmp_path: Path) -> None:
     write_text_atomic(target, render_html(doc))
     assert target.read_text(encoding="utf-8") == render_html(doc)
     assert os.listdir(tmp_path) == ["glleak.html"]
+
+
+def test_details_show_where_memory_grew() -> None:
+    doc = sample_doc()
+    test = next(entry for entry in doc["tests"] if entry["verdict"] in ("leaked", "grew"))
+    site = {"file": "viewer.py", "line": 12, "function": "load"}
+    test["memory"] = {
+        "per_iteration": 4 << 20,
+        "limit": 1 << 18,
+        "grew_at": [
+            {**site, "bytes_per_iteration": 3 << 20, "blocks": 1, "domain": "numpy", "stack": [site]},
+        ],
+        "gl_per_iteration": [{"kind": "texture", "count": 1, "bytes": 65536, "create_site": [site]}],
+        "images_per_iteration": [
+            {"kind": "pil_image", "count": 1, "bytes": 1024, "create_site": [site], "held_by": "list <CACHE>"}
+        ],
+        "explained_per_iteration": 3 << 20,
+        "measured_per_iteration": 4 << 20,
+        "measured_by": "rss",
+    }
+    text = words(parse(render_html(doc)))
+    assert "Where it grew, per repetition" in text
+    assert "numpy 1 block +3.0 MiB viewer.py:12 in load()" in text
+    assert "gl +1 texture +64.0 KiB GPU viewer.py:12 in load()" in text
+    assert "image +1 pil_image; held by list <CACHE> +1.0 KiB" in text
+    assert (
+        "RSS grew 4.0 MiB per repetition: 3.0 MiB in Python/NumPy allocations, 1.0 KiB in images and "
+        "64.0 KiB in GL objects listed above; the rest is native (a C extension, the GL driver)."
+    ) in text
