@@ -50,7 +50,7 @@ from pytest_glleak.sites import capture
 if TYPE_CHECKING:
     from pytest_glleak.findings import LeakedGLObject
 
-__all__ = ["Ledger"]
+__all__ = ["Ledger", "Mark"]
 
 
 class Ledger:
@@ -73,7 +73,6 @@ class Ledger:
         self._seq = 0
         self._created = dict.fromkeys(registry.KINDS, 0)
         self._deleted = dict.fromkeys(registry.KINDS, 0)
-        self._marks: dict[int, tuple[dict[str, int], dict[str, int]]] = {}
         context_registry = ContextRegistry()
         self._context_registry = context_registry
         # The registry's tables, bound here for the recording hot path (never reassigned).
@@ -287,33 +286,32 @@ class Ledger:
         return build_handlers(self)
 
     # --- queries for the glue -----------------------------------------------------------------
-    def mark(self) -> int:
-        """A point in the ledger's history, for the ``*_since`` queries."""
+    def mark(self) -> Mark:
+        """A point in the ledger's history, for the ``*_since`` queries.
+
+        The mark carries its own snapshot of the per-kind counts: it lives exactly as long as the caller
+        keeps it (no table of marks to evict from, however many a test takes).
+        """
         if not self._glfw.installed and self._interceptor is not None and "glfw" in sys.modules:
             self._glfw.install()
         self._seq += 1  # a mark owns its sequence number, so two marks never share a snapshot
-        self._marks[self._seq] = (dict(self._created), dict(self._deleted))
-        if len(self._marks) > 4096:
-            for old in list(self._marks)[:2048]:
-                del self._marks[old]
-        return self._seq
+        return Mark(self._seq, tuple(self._created.values()), tuple(self._deleted.values()))
 
-    def _counts_at(self, mark: int) -> tuple[dict[str, int], dict[str, int]]:
-        snapshot = self._marks.get(mark)
-        if snapshot is None:
-            zero = dict.fromkeys(registry.KINDS, 0)
-            return zero, zero
-        return snapshot
+    def _counts_at(self, mark: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        if isinstance(mark, Mark):
+            return mark.created, mark.deleted
+        zero = (0,) * len(self._created)
+        return zero, zero
 
     def created_since(self, mark: int) -> dict[str, int]:
         """Objects created since ``mark``, per kind (kinds with none left out)."""
         before = self._counts_at(mark)[0]
-        return {kind: count - before[kind] for kind, count in self._created.items() if count != before[kind]}
+        return _differences(self._created, before)
 
     def deleted_since(self, mark: int) -> dict[str, int]:
         """Objects deleted since ``mark``, per kind (kinds with none left out)."""
         before = self._counts_at(mark)[1]
-        return {kind: count - before[kind] for kind, count in self._deleted.items() if count != before[kind]}
+        return _differences(self._deleted, before)
 
     def touched_since(self, mark: int) -> bool:
         """Whether any object was created or deleted since ``mark``."""
@@ -410,6 +408,30 @@ class Ledger:
     ) -> list[LiveObject]:
         """Objects the driver knows now but neither the ledger nor the sweep ``before`` did."""
         return sweep.outside_since(self, before, kinds)
+
+
+class Mark(int):
+    """A point in the ledger's history (its sequence number) with the per-kind counts at that point."""
+
+    created: tuple[int, ...]
+    deleted: tuple[int, ...]
+
+    def __new__(cls, seq: int, created: tuple[int, ...], deleted: tuple[int, ...]) -> Mark:
+        mark = super().__new__(cls, seq)
+        mark.created = created
+        mark.deleted = deleted
+        return mark
+
+    def __reduce__(self) -> Any:
+        return (Mark, (int(self), self.created, self.deleted))
+
+
+def _differences(counts: dict[str, int], before: tuple[int, ...]) -> dict[str, int]:
+    return {
+        kind: count - earlier
+        for (kind, count), earlier in zip(counts.items(), before, strict=True)
+        if count != earlier
+    }
 
 
 def _no_context() -> int:

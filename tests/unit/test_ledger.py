@@ -345,3 +345,15 @@ def test_format_uses_kind_names_in_plurals() -> None:
     assert text.startswith("3 GL objects leaked (2 queries, 1 vertex_array):")
     assert "  2 queries created at render.py:5 in upload():" in text
     assert "  1 vertex_array created at render.py:6 in upload():" in text
+
+
+def test_counts_since_a_mark_are_exact_however_many_marks_are_taken() -> None:
+    ledger, _ = make_ledger()
+    first = ledger.mark()
+    for name in range(1, 10_001):
+        mark = ledger.mark()
+        ledger.record_created("texture", [name])
+        ledger.record_deleted("texture", [name])
+        assert ledger.created_since(mark) == {"texture": 1}
+    assert ledger.created_since(first) == {"texture": 10_000}
+    assert ledger.deleted_since(first) == {"texture": 10_000}
