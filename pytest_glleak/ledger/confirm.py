@@ -26,14 +26,64 @@ Work = Callable[[LiveObject], "bool | None"]
 def confirm(ledger: Ledger, records: list[LiveObject]) -> list[LiveObject]:
     """The records the driver still knows (glIs*); those it does not are dropped from the ledger."""
     kept: list[LiveObject] = []
+    if _forget_destroyed_contexts(ledger, records):
+        live = ledger._live
+        records = [record for record in records if live.get(record.key) is record]
     with in_contexts(ledger, records) as run:
         for record in records:
+            record.confirmed = None
             verdict = run(record, _probe)
+            if record.confirmed is None:
+                record.confirmed = False  # no context could be made current, or no glIs* to ask
             if verdict is False:
                 ledger._forget(record)
             else:
                 kept.append(record)
     return kept
+
+
+def _forget_destroyed_contexts(ledger: Ledger, records: list[LiveObject]) -> bool:
+    """Forget the EGL contexts of ``records`` that no longer exist (destroyed behind the hooks' back, e.g.
+    by a bare ctypes ``eglDestroyContext``): their objects died with them. True when any was."""
+    displays = ledger._egl_displays
+    if not displays:
+        return False
+    handles: set[int] = set()
+    for record in records:
+        if record.kind in SHARED:
+            handles.update(ledger._groups.get(record.context, ()))
+        else:
+            handles.add(record.context)
+    dead = [
+        handle
+        for handle in handles
+        if handle in displays and not _egl_context_exists(displays[handle], handle)
+    ]
+    for handle in dead:
+        displays.pop(handle, None)
+        ledger.context_destroyed(handle)
+    return bool(dead)
+
+
+_EGL_CONFIG_ID = 0x3028
+_EGL_BAD_CONTEXT = 0x3006
+_EGL_BAD_DISPLAY = 0x3008
+_EGL_NOT_INITIALIZED = 0x3001
+
+
+def _egl_context_exists(display: int, handle: int) -> bool:
+    """eglQueryContext on the context's display; False only when EGL says the context (or its display)
+    is gone, True when it exists or cannot be asked."""
+    try:
+        from pytest_glleak.gl.egl import egl_library
+
+        egl = egl_library()
+        value = ctypes.c_int32()
+        if egl.eglQueryContext(display, handle, _EGL_CONFIG_ID, ctypes.byref(value)):
+            return True
+        return egl.eglGetError() not in (_EGL_BAD_CONTEXT, _EGL_BAD_DISPLAY, _EGL_NOT_INITIALIZED)
+    except Exception:
+        return True
 
 
 def _probe(record: LiveObject) -> bool | None:
@@ -44,6 +94,7 @@ def _probe(record: LiveObject) -> bool | None:
         exists = bool(query(record.name))
     except Exception:
         return None
+    record.confirmed = True
     if record.state == RESERVED:
         # Binds are not hooked: a glGen'd name the driver knows was bound (or begun) since.
         if exists:

@@ -18,7 +18,9 @@ of a share group drops its objects.
 
 from __future__ import annotations
 
+import itertools
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -71,6 +73,12 @@ class Ledger:
         self.owner = "test"
         self._live: dict[int, LiveObject] = {}
         self._seq = 0
+        # Sequence numbers come from one counter (atomic under the GIL): records made by other threads
+        # never share or reorder the test thread's numbers.
+        self._next_seq: Callable[[], int] = itertools.count(1).__next__
+        #: The thread tests run in; objects other threads make belong to whoever started the thread.
+        self.test_thread = threading.get_ident()
+        self._thread_start: Callable[..., Any] | None = None
         self._created = dict.fromkeys(registry.KINDS, 0)
         self._deleted = dict.fromkeys(registry.KINDS, 0)
         context_registry = ContextRegistry()
@@ -114,6 +122,7 @@ class Ledger:
         self._interceptor = Interceptor(self._handlers())
         self._interceptor.install()
         self._glfw.install()
+        self._hook_thread_start()
         sites.refresh_skipped()  # now that OpenGL (and glfw) are imported
 
     def uninstall(self) -> None:
@@ -122,6 +131,39 @@ class Ledger:
             self._interceptor.uninstall()
             self._interceptor = None
         self._glfw.uninstall()
+        if self._thread_start is not None:
+            threading.Thread.start = self._thread_start  # type: ignore[method-assign]
+            self._thread_start = None
+
+    def _hook_thread_start(self) -> None:
+        """Remember, on each thread started from now on, who started it (``owner``, ``test``): objects
+        the thread makes are that owner's (a module fixture's render thread is the fixture's)."""
+        if self._thread_start is not None:
+            return
+        original = threading.Thread.start
+        ledger = self
+
+        def start(thread: threading.Thread) -> None:
+            thread._glleak_owner = ledger._starter()  # type: ignore[attr-defined]
+            original(thread)
+
+        start.__doc__ = original.__doc__
+        self._thread_start = original
+        threading.Thread.start = start  # type: ignore[method-assign,assignment]
+
+    def _starter(self) -> tuple[str, str]:
+        """(owner, test) of the code running in the calling thread."""
+        if threading.get_ident() == self.test_thread:
+            return self.owner, self.test
+        return self._thread_owner()
+
+    def _thread_owner(self) -> tuple[str, str]:
+        """(owner, test) of the calling thread (not the test thread): who started it, or ("session", "")
+        for a thread started before the ledger was installed or behind ``threading``'s back."""
+        started_by = getattr(threading.current_thread(), "_glleak_owner", None)
+        if started_by is None:
+            return "session", ""
+        return started_by  # type: ignore[no-any-return]
 
     @contextmanager
     def suspended(self) -> Iterator[None]:
@@ -229,17 +271,26 @@ class Ledger:
             base = NAMESPACE_BITS[kind] | (entry.own_slot << SLOT_SHIFT)
         site = capture(self.stack_depth, sys._getframe(2))
         live = self._live
-        test, phase, owner = self.test, self.phase, self.owner
-        seq = self._seq
+        thread = _get_ident()
+        if thread == self.test_thread:
+            test, phase, owner = self.test, self.phase, self.owner
+        else:
+            owner, test = self._thread_owner()
+            phase = "thread"
+        next_seq = self._next_seq
+        added = 0
+        seq = 0
         for name in names:
             if name:
                 key = base | (name & NAME_MASK)
                 if key in live:  # a name the ledger thought alive came back: the old object is gone
                     del live[key]
-                seq += 1
-                live[key] = LiveObject(key, kind, context, seq, test, phase, owner, site, state)
-        self._created[kind] += seq - self._seq
-        self._seq = seq
+                seq = next_seq()
+                live[key] = LiveObject(key, kind, context, seq, test, phase, owner, site, state, thread)
+                added += 1
+        if added:
+            self._created[kind] += added
+            self._seq = seq
 
     def _key(self, kind: str, name: int, entry: ContextEntry) -> int:
         slot = entry.group_slot if kind in SHARED else entry.own_slot
@@ -294,8 +345,8 @@ class Ledger:
         """
         if not self._glfw.installed and self._interceptor is not None and "glfw" in sys.modules:
             self._glfw.install()
-        self._seq += 1  # a mark owns its sequence number, so two marks never share a snapshot
-        return Mark(self._seq, tuple(self._created.values()), tuple(self._deleted.values()))
+        seq = self._seq = self._next_seq()  # a mark owns its number: two marks never share a snapshot
+        return Mark(seq, tuple(self._created.values()), tuple(self._deleted.values()))
 
     def _counts_at(self, mark: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
         if isinstance(mark, Mark):
@@ -325,14 +376,25 @@ class Ledger:
             if record.state != PENDING and (kind is None or record.kind == kind)
         ]
 
+    def _newer_than(self, mark: int) -> list[LiveObject]:
+        """Records with a sequence number above ``mark``, newest first.
+
+        Records are in creation order per thread: the walk stops at the test thread's first record at or
+        below ``mark``, and skips older records of other threads that were inserted late.
+        """
+        test_thread = self.test_thread
+        try:
+            return _newer_than(reversed(self._live.values()), mark, test_thread)
+        except RuntimeError:  # another thread changed the table during the walk: walk a copy
+            return _newer_than(reversed(list(self._live.values())), mark, test_thread)
+
     def created_after(self, mark: int, kind: str | None = None) -> list[LiveObject]:
         """Objects created after ``mark`` and alive now (any owner), oldest first."""
-        found: list[LiveObject] = []
-        for record in reversed(self._live.values()):
-            if record.seq <= mark:
-                break
-            if record.state != PENDING and (kind is None or record.kind == kind):
-                found.append(record)
+        found = [
+            record
+            for record in self._newer_than(mark)
+            if record.state != PENDING and (kind is None or record.kind == kind)
+        ]
         found.reverse()
         return found
 
@@ -341,17 +403,21 @@ class Ledger:
     ) -> list[LiveObject]:
         """Objects owned by ``"test"``, created after ``mark`` and still alive, oldest first.
 
+        Objects made by another thread belong to whoever started that thread (a wider-scoped fixture, the
+        session): they are the test's only when the test (or its function-scoped fixtures) started it.
+
         With ``confirm``, each is checked with glIs* in a context of its share group (made current
         for the check, the previously current context restored); objects the driver says are gone are
         dropped from the ledger. Reserved-only names and queries never begun are reported unchecked.
         """
         wanted = frozenset(kinds) if kinds is not None else None
         candidates: list[LiveObject] = []
-        for record in reversed(self._live.values()):
-            if record.seq <= mark:
-                break
+        test, test_thread = self.test, self.test_thread
+        for record in self._newer_than(mark):
             if record.owner != "test" or record.state == PENDING:
                 continue
+            if record.thread != test_thread and record.test != test:
+                continue  # a thread an earlier test started, still running
             if wanted is not None and record.kind not in wanted:
                 continue
             candidates.append(record)
@@ -385,7 +451,8 @@ class Ledger:
                 "bytes": record.nbytes,
                 "context": record.context,
                 "phase": record.phase,
-                "reserved_only": record.state == RESERVED,
+                "reserved_only": record.state == RESERVED and record.confirmed is not False,
+                "unconfirmed": record.confirmed is False,
                 "create_site": record.create_site,
             }
             for record in objects
@@ -408,6 +475,20 @@ class Ledger:
     ) -> list[LiveObject]:
         """Objects the driver knows now but neither the ledger nor the sweep ``before`` did."""
         return sweep.outside_since(self, before, kinds)
+
+
+_get_ident = threading.get_ident
+
+
+def _newer_than(records: Iterable[LiveObject], mark: int, test_thread: int) -> list[LiveObject]:
+    found: list[LiveObject] = []
+    for record in records:
+        if record.seq <= mark:
+            if record.thread == test_thread:
+                break
+            continue
+        found.append(record)
+    return found
 
 
 class Mark(int):

@@ -26,3 +26,41 @@ def test_objects_left_in_factory_contexts_are_the_tests_leaks(pytester: pytest.P
     )
     result.stdout.fnmatch_lines(["*framebuffer*test_factory_leaks.py:9*"])
     result.stdout.no_fnmatch_line("*LEAKED*destroys*")
+
+
+def test_render_thread_of_a_module_fixture_is_never_blamed_on_tests(pytester: pytest.Pytester) -> None:
+    pytester.copy_example("ledger_blame/eglutil.py")
+    pytester.copy_example("ledger_blame/test_render_thread.py")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=200)
+
+
+def test_thread_objects_belong_to_whoever_started_the_thread(pytester: pytest.Pytester) -> None:
+    pytester.copy_example("ledger_blame/eglutil.py")
+    pytester.copy_example("ledger_blame/test_thread_owners.py")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rE")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["LEAKED *test_thread_started_by_the_test_leaks*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*1 texture created at test_thread_owners.py:11 in leak_one*",
+            "*texture 1, unconfirmed (no context of its share group could be made current to ask), in thread",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*never bound*")
+    result.stdout.no_fnmatch_line("LEAKED *test_fixture_thread_leak_is_not_the_tests*")
+
+
+def test_objects_die_with_a_context_destroyed_by_raw_egl(pytester: pytest.Pytester) -> None:
+    pytester.copy_example("ledger_blame/eglutil.py")
+    pytester.copy_example("ledger_blame/test_context_gone.py")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rE")
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*texture 1, unconfirmed (*), in call",
+            "*texture 2, unconfirmed (*), in call",
+            "LEAKED *test_textures_left_in_a_live_foreign_context*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("LEAKED *destroyed_context*")
