@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from pytest_glleak.gl.current import CurrentBinding
-from pytest_glleak.ledger.gl_functions import DELETERS, gl_function, is_function
+from pytest_glleak.ledger.gl_functions import DELETERS, bound_object, gl_function, is_function
 from pytest_glleak.ledger.records import DEFERRED, LIVE, RESERVED, SHARED, LiveObject
 
 if TYPE_CHECKING:
@@ -142,14 +142,16 @@ def in_contexts(
 ) -> Iterator[Callable[[LiveObject, Work], bool | None]]:
     """Runs per-record GL work with a context of the record's group current (None: none available)."""
     saved = CurrentBinding.capture(ledger._current, ledger._contexts) if records else None
-    cache: dict[tuple[bool, int], bool] = {}
+    cache: dict[tuple[bool, int, bool], bool] = {}
 
     def run(record: LiveObject, work: Work) -> bool | None:
         shared = record.kind in SHARED
-        slot_key = (shared, record.context)
+        # Display lists exist only in compatibility contexts: a core member of the group cannot answer.
+        compat = record.kind in COMPAT_ONLY
+        slot_key = (shared, record.context, compat)
         usable = cache.get(slot_key)
         if usable is None:
-            usable = cache[slot_key] = _make_current_for(ledger, shared, record.context)
+            usable = cache[slot_key] = _make_current_for(ledger, shared, record.context, compat)
         if not usable:
             return None
         return work(record)
@@ -162,22 +164,48 @@ def in_contexts(
             saved.restore()
 
 
-def _make_current_for(ledger: Ledger, shared: bool, context: int) -> bool:
+#: Kinds that only a compatibility-profile context knows (glIsList is not part of the core profile).
+COMPAT_ONLY = frozenset(("display_list",))
+_GL_CONTEXT_PROFILE_MASK = 0x9126
+_GL_CONTEXT_CORE_PROFILE_BIT = 0x1
+
+
+def _make_current_for(ledger: Ledger, shared: bool, context: int, compat: bool = False) -> bool:
     contexts = ledger._contexts
     handle = ledger._current() or 0
     entry = contexts.get(handle)
-    if entry is not None and (entry.group == context if shared else entry.handle == context):
+    if (
+        entry is not None
+        and (entry.group == context if shared else entry.handle == context)
+        and (not compat or _current_is_compat())
+    ):
         return True
     if shared:
         candidates = [contexts[h] for h in ledger._groups.get(context, ()) if h in contexts]
     else:
         candidates = [contexts[context]] if context in contexts else []
     for candidate in candidates:
-        if candidate.make_current is None:
+        if candidate.make_current is None or candidate is entry:
             continue
         try:
             candidate.make_current()
         except Exception:
             continue
+        if compat and not _current_is_compat():
+            continue
         return True
     return False
+
+
+def _current_is_compat() -> bool:
+    """Whether the current context has the compatibility profile (or predates profiles: GL < 3.2)."""
+    try:
+        mask = bound_object(_GL_CONTEXT_PROFILE_MASK)
+        error = gl_function("glGetError")
+        if error is not None:
+            for _ in range(16):  # GL < 3.2 has no profile mask: drain its INVALID_ENUM
+                if not error():
+                    break
+    except Exception:
+        return False
+    return not mask & _GL_CONTEXT_CORE_PROFILE_BIT

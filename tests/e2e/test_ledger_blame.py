@@ -64,3 +64,18 @@ def test_objects_die_with_a_context_destroyed_by_raw_egl(pytester: pytest.Pytest
         ]
     )
     result.stdout.no_fnmatch_line("LEAKED *destroyed_context*")
+
+
+def test_display_lists_are_confirmed_in_a_compat_member_of_the_share_group(pytester: pytest.Pytester) -> None:
+    pytester.copy_example("ledger_blame/eglutil.py")
+    pytester.copy_example("ledger_blame/test_shared_lists.py")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rE")
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_display_list_left_in_shared_compat_context*",
+            "*1 display_list created at test_shared_lists.py:8 in compiled_list*",
+            "*ERROR at teardown of test_display_list_in_foreign_compat_context_sharing_with_core*",
+            "*display_list *, unconfirmed (*), in call",
+        ]
+    )

@@ -3,7 +3,7 @@ import ctypes
 from OpenGL import EGL
 
 
-def new_context(share=None, dpy=None):
+def new_context(share=None, dpy=None, compat=False):
     """A second context on the plugin's own display, current on return (a foreign renderer's)."""
     dpy = dpy or EGL.eglGetCurrentDisplay()
     cfg = EGL.EGLConfig()
@@ -15,7 +15,7 @@ def new_context(share=None, dpy=None):
     assert EGL.eglChooseConfig(dpy, attrs, ctypes.pointer(cfg), 1, ctypes.pointer(n))
     EGL.eglBindAPI(EGL.EGL_OPENGL_API)
     ctx_attrs = (EGL.EGLint * 7)(
-        EGL.EGL_CONTEXT_MAJOR_VERSION, 3, EGL.EGL_CONTEXT_MINOR_VERSION, 3, 0x30FD, 1, EGL.EGL_NONE
+        EGL.EGL_CONTEXT_MAJOR_VERSION, 3, EGL.EGL_CONTEXT_MINOR_VERSION, 3, 0x30FD, 2 if compat else 1, EGL.EGL_NONE
     )
     ctx = EGL.eglCreateContext(dpy, cfg, share or EGL.EGL_NO_CONTEXT, ctx_attrs)
     assert ctx
