@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,10 @@ class Ledger:
         #: The thread tests run in; objects other threads make belong to whoever started the thread.
         self.test_thread = threading.get_ident()
         self._thread_start: Callable[..., Any] | None = None
+        #: (owner, test) of the code that started each thread (see :meth:`_hook_thread_start`).
+        self._thread_owners: weakref.WeakKeyDictionary[threading.Thread, tuple[str, str]] = (
+            weakref.WeakKeyDictionary()
+        )
         self._created = dict.fromkeys(registry.KINDS, 0)
         self._deleted = dict.fromkeys(registry.KINDS, 0)
         context_registry = ContextRegistry()
@@ -141,10 +146,11 @@ class Ledger:
         if self._thread_start is not None:
             return
         original = threading.Thread.start
-        ledger = self
+        owners = self._thread_owners
+        starter = self._starter
 
         def start(thread: threading.Thread) -> None:
-            thread._glleak_owner = ledger._starter()  # type: ignore[attr-defined]
+            owners[thread] = starter()
             original(thread)
 
         start.__doc__ = original.__doc__
@@ -160,10 +166,7 @@ class Ledger:
     def _thread_owner(self) -> tuple[str, str]:
         """(owner, test) of the calling thread (not the test thread): who started it, or ("session", "")
         for a thread started before the ledger was installed or behind ``threading``'s back."""
-        started_by = getattr(threading.current_thread(), "_glleak_owner", None)
-        if started_by is None:
-            return "session", ""
-        return started_by  # type: ignore[no-any-return]
+        return self._thread_owners.get(threading.current_thread(), ("session", ""))
 
     @contextmanager
     def suspended(self) -> Iterator[None]:

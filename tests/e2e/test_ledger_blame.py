@@ -79,3 +79,20 @@ def test_display_lists_are_confirmed_in_a_compat_member_of_the_share_group(pytes
             "*display_list *, unconfirmed (*), in call",
         ]
     )
+
+
+@pytest.mark.xdist
+def test_blame_is_the_same_under_xdist(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    pytester.copy_example("ledger_blame/eglutil.py")
+    pytester.copy_example("ledger_blame/test_thread_owners.py")
+    pytester.copy_example("ledger_blame/test_factory_leaks.py")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-n", "2", "-rE")
+    result.assert_outcomes(passed=4, errors=3)
+    result.stdout.fnmatch_lines_random(
+        [
+            "LEAKED *test_thread_started_by_the_test_leaks*",
+            "LEAKED *test_ext_framebuffer_left_in_compat_factory_context*",
+            "LEAKED *test_textures_left_in_factory_context*",
+        ]
+    )
