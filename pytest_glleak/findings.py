@@ -35,17 +35,23 @@ class Frame(TypedDict):
     function: str
 
 
-class LeakedGLObject(TypedDict):
-    """A GL object created during the test and still alive after its teardown."""
-
+class _LeakedGLObjectKeys(TypedDict):
     kind: str  # one of GL_KINDS
     name: int  # the GL name; for a sync, the pointer value
     label: str | None  # KHR_debug label, where set
     bytes: int  # estimated GPU bytes from the storage calls seen on it
     context: int  # the share group (shared kinds) or context (per-context kinds) id
     phase: str  # "setup", "call" or "teardown"
-    reserved_only: bool  # generated but never bound: a name, not yet an object
+    reserved_only: bool  # generated but never bound (glIs* said so): a name, not yet an object
     create_site: list[Frame]
+
+
+class LeakedGLObject(_LeakedGLObjectKeys, total=False):
+    """A GL object created during the test and still alive after its teardown."""
+
+    #: glIs* could not be asked (no context of its share group could be made current, e.g. another
+    #: thread's): alive as far as the ledger saw, bound or not unknown.
+    unconfirmed: bool
 
 
 class LeakedImage(TypedDict, total=False):

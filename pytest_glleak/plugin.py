@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Generator
-from typing import Any
 
 import pytest
 
@@ -181,7 +180,9 @@ def gl_context_factory(
 
     Each returned context has the ``gl_context`` interface and is current on return.
     ``share_with=gl_context`` shares objects with it; ``profile="compat"`` gives a compatibility context.
-    All of them are destroyed at the end of the test, and ``gl_context`` is current again.
+    All of them are destroyed at the end of the test, after its leak check (objects left alive in them are
+    the test's leaks), and ``gl_context`` is current again. A context the test destroys itself (``destroy()``)
+    takes its objects with it: those are not leaks.
     """
     provider = pytestconfig.stash[provider_key]
 
@@ -202,8 +203,8 @@ def gl_context_factory(
             _unavailable(pytestconfig, exc)
             raise
 
+    # Destroyed by the runner after the test's verdict (CheckRunner.pytest_runtest_teardown).
     yield factory
-    provider.destroy_extra()
 
 
 @pytest.fixture
@@ -284,41 +285,3 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                 ),
                 stacklevel=1,
             )
-
-
-def _settle_context(item: pytest.Item) -> str | None:
-    """Destroy the test's extra contexts and make the session context current (anew if the test broke
-    it); the message for the test's error when it did."""
-    provider = item.config.stash[provider_key]
-    try:
-        provider.destroy_extra()
-    except PASS_THROUGH:
-        raise
-    except ContextUnavailable as exc:
-        return f"pytest-glleak: during {item.nodeid}: {exc}"
-    except BaseException as exc:
-        # Never mask the teardown's own error; the next test's set-up restores the context.
-        item.config.stash[internal_key].record("destroying gl_context_factory contexts", exc)
-        return None
-    lost = provider.take_lost()
-    if lost is None:
-        return None
-    return (
-        f"pytest-glleak: the GL context of this session was destroyed or made unusable during "
-        f"{item.nodeid} ({lost}); a new context was made for the next tests"
-    )
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, Any]:
-    try:
-        result = yield
-    except BaseException:
-        message = _settle_context(item)
-        if message is not None:
-            item.add_report_section("teardown", "glleak", message)
-        raise
-    message = _settle_context(item)
-    if message is not None:
-        pytest.fail(message, pytrace=False)
-    return result

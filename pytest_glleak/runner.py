@@ -194,16 +194,63 @@ class CheckRunner:
             result = yield
         except PASS_THROUGH:
             self._forget(item)
+            self._destroy_extra(item)
             raise
         except BaseException as exc:
             teardown_error = exc
             result = None
-        outcome = self._check(item)
+        # The session context current again (made anew when the test broke it) before the check; the
+        # test's gl_context_factory contexts live on until after the verdict, so what is left in them is
+        # the test's leak.
+        message = self._settle(item)
+        try:
+            outcome = self._check(item)
+        finally:
+            self._destroy_extra(item)
         if teardown_error is not None:
+            if message is not None:
+                item.add_report_section("teardown", "glleak", message)
             raise teardown_error
         if isinstance(outcome, BaseException):
+            if message is not None:
+                item.add_report_section("teardown", "glleak", message)
             raise outcome
+        if message is not None:
+            pytest.fail(message, pytrace=False)
         return result
+
+    def _settle(self, item: pytest.Item) -> str | None:
+        """Make the session context current (anew if the test broke it); the message for the test's
+        error when it did."""
+        provider = self.provider
+        try:
+            provider.settle()
+        except PASS_THROUGH:
+            raise
+        except ContextUnavailable as exc:
+            return f"pytest-glleak: during {item.nodeid}: {exc}"
+        except BaseException as exc:
+            # Never mask the teardown's own error; the next test's set-up restores the context.
+            self.internal.record("making the GL context current after the test", exc)
+            return None
+        lost = provider.take_lost()
+        if lost is None:
+            return None
+        return (
+            f"pytest-glleak: the GL context of this session was destroyed or made unusable during "
+            f"{item.nodeid} ({lost}); a new context was made for the next tests"
+        )
+
+    def _destroy_extra(self, item: pytest.Item) -> None:
+        """Destroy the test's gl_context_factory contexts (after its verdict)."""
+        try:
+            self.provider.destroy_extra()
+        except PASS_THROUGH:
+            raise
+        except ContextUnavailable:
+            pass  # said by _settle already; the next test's set-up tries again
+        except BaseException as exc:
+            self.internal.record("destroying gl_context_factory contexts", exc)
 
     def _forget(self, item: pytest.Item) -> None:
         state = item.stash.get(state_key, None)

@@ -75,6 +75,23 @@ class ContextProvider:
             listener(context)
         return context
 
+    def settle(self) -> None:
+        """Before a test's check: forget the extra contexts the test's own code destroyed (their objects
+        died with them) and make the session context current (anew when foreign code broke it); the extra
+        contexts still alive stay, so what is left in them is checked. Raises :class:`ContextUnavailable`
+        as :meth:`make_current` does."""
+        for context in list(self.extra):
+            try:
+                gone = bool(getattr(context, "destroyed", False)) or context.lost() is not None
+            except Exception:
+                gone = True
+            if gone:
+                self.extra.remove(context)
+                for listener in self.on_destroy:
+                    listener(context)
+        if self._failure is None:  # once no new context could be made, that was said once
+            self.make_current()
+
     def destroy_extra(self) -> None:
         """Destroy every extra context and make the session context current again (never raises
         for a session context that foreign code broke: see :meth:`make_current`)."""

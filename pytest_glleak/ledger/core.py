@@ -19,7 +19,10 @@ of a share group drops its objects.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import sys
+import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -51,7 +54,7 @@ from pytest_glleak.sites import capture
 if TYPE_CHECKING:
     from pytest_glleak.findings import LeakedGLObject
 
-__all__ = ["Ledger"]
+__all__ = ["Ledger", "Mark"]
 
 
 class Ledger:
@@ -72,9 +75,18 @@ class Ledger:
         self.owner = "test"
         self._live: dict[int, LiveObject] = {}
         self._seq = 0
+        # Sequence numbers come from one counter (atomic under the GIL): records made by other threads
+        # never share or reorder the test thread's numbers.
+        self._next_seq: Callable[[], int] = itertools.count(1).__next__
+        #: The thread tests run in; objects other threads make belong to whoever started the thread.
+        self.test_thread = threading.get_ident()
+        self._thread_start: Callable[..., Any] | None = None
+        #: (owner, test) of the code that started each thread (see :meth:`_hook_thread_start`).
+        self._thread_owners: weakref.WeakKeyDictionary[threading.Thread, tuple[str, str]] = (
+            weakref.WeakKeyDictionary()
+        )
         self._created = dict.fromkeys(registry.KINDS, 0)
         self._deleted = dict.fromkeys(registry.KINDS, 0)
-        self._marks: dict[int, tuple[dict[str, int], dict[str, int]]] = {}
         context_registry = ContextRegistry()
         self._context_registry = context_registry
         # The registry's tables, bound here for the recording hot path (never reassigned).
@@ -116,6 +128,7 @@ class Ledger:
         self._interceptor = Interceptor(self._handlers())
         self._interceptor.install()
         self._glfw.install()
+        self._hook_thread_start()
         sites.refresh_skipped()  # now that OpenGL (and glfw) are imported
 
     def uninstall(self) -> None:
@@ -124,6 +137,37 @@ class Ledger:
             self._interceptor.uninstall()
             self._interceptor = None
         self._glfw.uninstall()
+        if self._thread_start is not None:
+            threading.Thread.start = self._thread_start  # type: ignore[method-assign]
+            self._thread_start = None
+
+    def _hook_thread_start(self) -> None:
+        """Remember, on each thread started from now on, who started it (``owner``, ``test``): objects
+        the thread makes are that owner's (a module fixture's render thread is the fixture's)."""
+        if self._thread_start is not None:
+            return
+        original = threading.Thread.start
+        owners = self._thread_owners
+        starter = self._starter
+
+        def start(thread: threading.Thread) -> None:
+            owners[thread] = starter()
+            original(thread)
+
+        start.__doc__ = original.__doc__
+        self._thread_start = original
+        threading.Thread.start = start  # type: ignore[method-assign,assignment]
+
+    def _starter(self) -> tuple[str, str]:
+        """(owner, test) of the code running in the calling thread."""
+        if threading.get_ident() == self.test_thread:
+            return self.owner, self.test
+        return self._thread_owner()
+
+    def _thread_owner(self) -> tuple[str, str]:
+        """(owner, test) of the calling thread (not the test thread): who started it, or ("session", "")
+        for a thread started before the ledger was installed or behind ``threading``'s back."""
+        return self._thread_owners.get(threading.current_thread(), ("session", ""))
 
     @contextmanager
     def suspended(self) -> Iterator[None]:
@@ -231,17 +275,26 @@ class Ledger:
             base = NAMESPACE_BITS[kind] | (entry.own_slot << SLOT_SHIFT)
         site = capture(self.stack_depth, sys._getframe(2))
         live = self._live
-        test, phase, owner = self.test, self.phase, self.owner
-        seq = self._seq
+        thread = _get_ident()
+        if thread == self.test_thread:
+            test, phase, owner = self.test, self.phase, self.owner
+        else:
+            owner, test = self._thread_owner()
+            phase = "thread"
+        next_seq = self._next_seq
+        added = 0
+        seq = 0
         for name in names:
             if name:
                 key = base | (name & NAME_MASK)
                 if key in live:  # a name the ledger thought alive came back: the old object is gone
                     del live[key]
-                seq += 1
-                live[key] = LiveObject(key, kind, context, seq, test, phase, owner, site, state)
-        self._created[kind] += seq - self._seq
-        self._seq = seq
+                seq = next_seq()
+                live[key] = LiveObject(key, kind, context, seq, test, phase, owner, site, state, thread)
+                added += 1
+        if added:
+            self._created[kind] += added
+            self._seq = seq
 
     def _key(self, kind: str, name: int, entry: ContextEntry) -> int:
         slot = entry.group_slot if kind in SHARED else entry.own_slot
@@ -288,33 +341,32 @@ class Ledger:
         return build_handlers(self)
 
     # --- queries for the glue -----------------------------------------------------------------
-    def mark(self) -> int:
-        """A point in the ledger's history, for the ``*_since`` queries."""
+    def mark(self) -> Mark:
+        """A point in the ledger's history, for the ``*_since`` queries.
+
+        The mark carries its own snapshot of the per-kind counts: it lives exactly as long as the caller
+        keeps it (no table of marks to evict from, however many a test takes).
+        """
         if not self._glfw.installed and self._interceptor is not None and "glfw" in sys.modules:
             self._glfw.install()
-        self._seq += 1  # a mark owns its sequence number, so two marks never share a snapshot
-        self._marks[self._seq] = (dict(self._created), dict(self._deleted))
-        if len(self._marks) > 4096:
-            for old in list(self._marks)[:2048]:
-                del self._marks[old]
-        return self._seq
+        seq = self._seq = self._next_seq()  # a mark owns its number: two marks never share a snapshot
+        return Mark(seq, tuple(self._created.values()), tuple(self._deleted.values()))
 
-    def _counts_at(self, mark: int) -> tuple[dict[str, int], dict[str, int]]:
-        snapshot = self._marks.get(mark)
-        if snapshot is None:
-            zero = dict.fromkeys(registry.KINDS, 0)
-            return zero, zero
-        return snapshot
+    def _counts_at(self, mark: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        if isinstance(mark, Mark):
+            return mark.created, mark.deleted
+        zero = (0,) * len(self._created)
+        return zero, zero
 
     def created_since(self, mark: int) -> dict[str, int]:
         """Objects created since ``mark``, per kind (kinds with none left out)."""
         before = self._counts_at(mark)[0]
-        return {kind: count - before[kind] for kind, count in self._created.items() if count != before[kind]}
+        return _differences(self._created, before)
 
     def deleted_since(self, mark: int) -> dict[str, int]:
         """Objects deleted since ``mark``, per kind (kinds with none left out)."""
         before = self._counts_at(mark)[1]
-        return {kind: count - before[kind] for kind, count in self._deleted.items() if count != before[kind]}
+        return _differences(self._deleted, before)
 
     def touched_since(self, mark: int) -> bool:
         """Whether any object was created or deleted since ``mark``."""
@@ -328,14 +380,25 @@ class Ledger:
             if record.state != PENDING and (kind is None or record.kind == kind)
         ]
 
+    def _newer_than(self, mark: int) -> list[LiveObject]:
+        """Records with a sequence number above ``mark``, newest first.
+
+        Records are in creation order per thread: the walk stops at the test thread's first record at or
+        below ``mark``, and skips older records of other threads that were inserted late.
+        """
+        test_thread = self.test_thread
+        try:
+            return _newer_than(reversed(self._live.values()), mark, test_thread)
+        except RuntimeError:  # another thread changed the table during the walk: walk a copy
+            return _newer_than(reversed(list(self._live.values())), mark, test_thread)
+
     def created_after(self, mark: int, kind: str | None = None) -> list[LiveObject]:
         """Objects created after ``mark`` and alive now (any owner), oldest first."""
-        found: list[LiveObject] = []
-        for record in reversed(self._live.values()):
-            if record.seq <= mark:
-                break
-            if record.state != PENDING and (kind is None or record.kind == kind):
-                found.append(record)
+        found = [
+            record
+            for record in self._newer_than(mark)
+            if record.state != PENDING and (kind is None or record.kind == kind)
+        ]
         found.reverse()
         return found
 
@@ -344,17 +407,21 @@ class Ledger:
     ) -> list[LiveObject]:
         """Objects owned by ``"test"``, created after ``mark`` and still alive, oldest first.
 
+        Objects made by another thread belong to whoever started that thread (a wider-scoped fixture, the
+        session): they are the test's only when the test (or its function-scoped fixtures) started it.
+
         With ``confirm``, each is checked with glIs* in a context of its share group (made current
         for the check, the previously current context restored); objects the driver says are gone are
         dropped from the ledger. Reserved-only names and queries never begun are reported unchecked.
         """
         wanted = frozenset(kinds) if kinds is not None else None
         candidates: list[LiveObject] = []
-        for record in reversed(self._live.values()):
-            if record.seq <= mark:
-                break
+        test, test_thread = self.test, self.test_thread
+        for record in self._newer_than(mark):
             if record.owner != "test" or record.state == PENDING:
                 continue
+            if record.thread != test_thread and record.test != test:
+                continue  # a thread an earlier test started, still running
             if wanted is not None and record.kind not in wanted:
                 continue
             candidates.append(record)
@@ -388,7 +455,8 @@ class Ledger:
                 "bytes": record.nbytes,
                 "context": record.context,
                 "phase": record.phase,
-                "reserved_only": record.state == RESERVED,
+                "reserved_only": record.state == RESERVED and record.confirmed is not False,
+                "unconfirmed": record.confirmed is False,
                 "create_site": record.create_site,
             }
             for record in objects
@@ -411,6 +479,44 @@ class Ledger:
     ) -> list[LiveObject]:
         """Objects the driver knows now but neither the ledger nor the sweep ``before`` did."""
         return sweep.outside_since(self, before, kinds)
+
+
+_get_ident = threading.get_ident
+
+
+def _newer_than(records: Iterable[LiveObject], mark: int, test_thread: int) -> list[LiveObject]:
+    found: list[LiveObject] = []
+    for record in records:
+        if record.seq <= mark:
+            if record.thread == test_thread:
+                break
+            continue
+        found.append(record)
+    return found
+
+
+class Mark(int):
+    """A point in the ledger's history (its sequence number) with the per-kind counts at that point."""
+
+    created: tuple[int, ...]
+    deleted: tuple[int, ...]
+
+    def __new__(cls, seq: int, created: tuple[int, ...], deleted: tuple[int, ...]) -> Mark:
+        mark = super().__new__(cls, seq)
+        mark.created = created
+        mark.deleted = deleted
+        return mark
+
+    def __reduce__(self) -> Any:
+        return (Mark, (int(self), self.created, self.deleted))
+
+
+def _differences(counts: dict[str, int], before: tuple[int, ...]) -> dict[str, int]:
+    return {
+        kind: count - earlier
+        for (kind, count), earlier in zip(counts.items(), before, strict=True)
+        if count != earlier
+    }
 
 
 def _no_context() -> int:

@@ -63,12 +63,15 @@ class LiveObject:
 
     ``kind`` (one of :data:`GL_KINDS`), ``name`` (the GL name; a sync's pointer value), ``context`` (the
     share group for shared kinds, the context handle for per-context kinds), ``test`` and ``phase`` (who
-    created it), ``owner`` (``"test"`` or e.g. ``"fixture:module"``), ``site`` (raw frames, see
+    created it; phase ``"thread"`` for another thread's), ``owner`` (``"test"``, e.g. ``"fixture:module"``,
+    or for another thread's objects the owner of the code that started the thread), ``thread`` (the
+    creating thread's ident), ``site`` (raw frames, see
     :attr:`create_site`), ``label``, :attr:`nbytes` (estimated GPU bytes, computed from the storage calls'
     integer arguments only when asked), ``reserved_only``, ``pending``.
     """
 
     __slots__ = (
+        "confirmed",
         "context",
         "key",
         "kind",
@@ -80,6 +83,7 @@ class LiveObject:
         "state",
         "storage",
         "test",
+        "thread",
     )
 
     def __init__(
@@ -93,6 +97,7 @@ class LiveObject:
         owner: str,
         site: sites.Site,
         state: int,
+        thread: int = 0,
     ) -> None:
         self.key = key
         self.kind = kind
@@ -103,6 +108,10 @@ class LiveObject:
         self.owner = owner
         self.site = site
         self.state = state
+        #: ``threading.get_ident()`` of the thread that created it.
+        self.thread = thread
+        #: None: never asked; True: glIs* answered; False: no context of its group could be made current.
+        self.confirmed: bool | None = None
         self.label: str | None = None
         #: None, (spec, values) of the last immutable-storage call, or {(target, level): (spec, values)}.
         self.storage: Any = None

@@ -70,6 +70,7 @@ def outside_since(
             "outside",
             sites.EMPTY_SITE,
             LIVE,
+            ledger.test_thread,
         )
         record.label = "created outside PyOpenGL"
         records.append(record)

@@ -49,6 +49,8 @@ def format_gl_leaks(leaked: list[LeakedGLObject]) -> str:
                 details.append(format_bytes_spelled(entry["bytes"]))
             if entry["reserved_only"]:
                 details.append("reserved only (generated, never bound)")
+            elif entry.get("unconfirmed"):
+                details.append("unconfirmed (no context of its share group could be made current to ask)")
             details.append(f"in {entry['phase'] or 'unknown phase'}")
             lines.append("    - " + ", ".join(details))
         if len(frames) > 1:

@@ -416,6 +416,8 @@ def _details(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
         for item in _gl_items(test):
             label = f" “{item['label']}”" if item.get("label") else ""
             extra = ", reserved, never bound" if item.get("reserved_only") else ""
+            if item.get("unconfirmed"):
+                extra = ", unconfirmed"
             name = f"name {item['name']}" if "name" in item else "GL object"
             described = f"{name}{label} (created in {item.get('phase')}{extra})"
             rows.append(

@@ -45,6 +45,7 @@ def _gl_item(item: Mapping[str, Any], process_local: bool) -> dict[str, Any]:
         "bytes": int(item.get("bytes", 0)),
         "phase": str(item.get("phase", "call")),
         "reserved_only": bool(item.get("reserved_only", False)),
+        "unconfirmed": bool(item.get("unconfirmed", False)),
         "create_site": _frames(item.get("create_site")),
     }
     if process_local:

@@ -345,3 +345,89 @@ def test_format_uses_kind_names_in_plurals() -> None:
     assert text.startswith("3 GL objects leaked (2 queries, 1 vertex_array):")
     assert "  2 queries created at render.py:5 in upload():" in text
     assert "  1 vertex_array created at render.py:6 in upload():" in text
+
+
+def test_counts_since_a_mark_are_exact_however_many_marks_are_taken() -> None:
+    ledger, _ = make_ledger()
+    first = ledger.mark()
+    for name in range(1, 10_001):
+        mark = ledger.mark()
+        ledger.record_created("texture", [name])
+        ledger.record_deleted("texture", [name])
+        assert ledger.created_since(mark) == {"texture": 1}
+    assert ledger.created_since(first) == {"texture": 10_000}
+    assert ledger.deleted_since(first) == {"texture": 10_000}
+
+
+def _in_thread(work: object) -> None:
+    import threading
+
+    thread = threading.Thread(target=work)  # type: ignore[arg-type]
+    thread.start()
+    thread.join()
+
+
+def test_objects_of_a_thread_a_wider_fixture_started_are_never_the_tests() -> None:
+    ledger, _ = make_ledger()
+    ledger._hook_thread_start()
+    try:
+        ledger.test = "test_x.py::test_a"
+        ledger.owner = "fixture:module"
+        started: list[object] = []
+        import threading
+
+        gate = threading.Event()
+
+        def render() -> None:
+            gate.wait()
+            ledger.record_created("texture", [7])
+
+        thread = threading.Thread(target=render)
+        thread.start()
+        started.append(thread)
+        ledger.owner = "test"
+        mark = ledger.mark()
+        ledger.record_created("texture", [1])
+        gate.set()
+        thread.join()
+        leaks = ledger.leaks_since(mark, confirm=False)
+        assert [(r.name, r.owner) for r in leaks] == [(1, "test")]
+        foreign = [r for r in ledger.live("texture") if r.name == 7]
+        assert [(r.owner, r.phase, r.thread != ledger.test_thread) for r in foreign] == [
+            ("fixture:module", "thread", True)
+        ]
+    finally:
+        ledger.uninstall()
+
+
+def test_objects_of_a_thread_the_test_started_are_the_tests() -> None:
+    ledger, _ = make_ledger()
+    ledger._hook_thread_start()
+    try:
+        ledger.test = "test_x.py::test_a"
+        mark = ledger.mark()
+        _in_thread(lambda: ledger.record_created("buffer", [3]))
+        assert [(r.name, r.phase) for r in ledger.leaks_since(mark, confirm=False)] == [(3, "thread")]
+    finally:
+        ledger.uninstall()
+
+
+def test_objects_of_a_thread_of_unknown_origin_belong_to_the_session() -> None:
+    ledger, _ = make_ledger()
+    mark = ledger.mark()
+    _in_thread(lambda: ledger.record_created("buffer", [3]))
+    assert ledger.leaks_since(mark, confirm=False) == []
+    assert [r.owner for r in ledger.live("buffer")] == ["session"]
+
+
+def test_unconfirmed_records_are_never_called_never_bound() -> None:
+    ledger, _ = make_ledger()
+    mark = ledger.mark()
+    ledger.record_created("texture", [1], reserved=True)
+    (record,) = ledger.leaks_since(mark, confirm=False)
+    record.confirmed = False
+    (finding,) = ledger.to_findings([record])
+    assert finding["reserved_only"] is False
+    assert finding.get("unconfirmed") is True
+    assert "unconfirmed" in format_gl_leaks([finding])
+    assert "never bound" not in format_gl_leaks([finding])

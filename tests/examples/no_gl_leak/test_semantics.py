@@ -74,3 +74,4 @@ def test_objects_of_a_destroyed_unshared_context_died_with_it(gl_context, gl_con
     gl.glBindTexture(gl.GL_TEXTURE_2D, texture)
     vao = gl.glGenVertexArrays(1)
     gl.glBindVertexArray(vao)
+    fresh.destroy()  # the test's own code destroys it: what it held died with it
