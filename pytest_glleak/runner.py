@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import inspect
 import types
+import unittest
 from collections.abc import Generator, Iterator
 from typing import Any
 
@@ -29,6 +30,7 @@ from pytest_glleak.findings import TestFindings
 from pytest_glleak.gl import ContextUnavailable
 from pytest_glleak.gl.provider import ContextProvider
 from pytest_glleak.heap import ImageTracker, MemoryBaseline, format_growth_table, steady_state_verdict
+from pytest_glleak.heap.growth import RESOLVABLE_GROWTH, RSS_FLOOR
 from pytest_glleak.ledger import Ledger, LiveObject
 from pytest_glleak.report.baseline import Baseline
 from pytest_glleak.report.junit import junit_properties
@@ -122,7 +124,9 @@ class CheckRunner:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
-            item.stash[plan_key] = marks.plan_for(item, self.settings.mode)
+            plan = item.stash[plan_key] = marks.plan_for(item, self.settings.mode)
+            if plan.growth is not None:
+                _check_growth_target(item, plan.growth)
 
     # --- attribution ----------------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -165,6 +169,16 @@ class CheckRunner:
                 # The session context did not exist yet at setup (the first GL test): sweep now.
                 state.sweep = self._driver_sweep(state.plan)
             self._phase("call")
+            if state is not None and state.plan.growth is not None and _is_unittest(item):
+                # unittest runs the method itself, not through pytest_pyfunc_call: pytest sets the
+                # item's obj on the TestCase instance, so the repeated body goes there.
+                assert isinstance(item, pytest.Function)
+                original = item.obj
+                item.obj = self._repeated(item, state, state.plan.growth, original)
+                try:
+                    return (yield)
+                finally:
+                    item.obj = original
         return (yield)
 
     def _driver_sweep(self, plan: marks.CheckPlan) -> frozenset[tuple[str, int]] | None:
@@ -288,9 +302,17 @@ class CheckRunner:
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
         state = pyfuncitem.stash.get(state_key, None)
         growth = state.plan.growth if state is not None else None
-        if growth is None or state is None:
+        if growth is None or state is None or _is_unittest(pyfuncitem):
             return (yield)
         original = pyfuncitem.obj
+        pyfuncitem.obj = self._repeated(pyfuncitem, state, growth, original)
+        try:
+            return (yield)
+        finally:
+            pyfuncitem.obj = original
+
+    def _repeated(self, item: pytest.Item, state: TestState, growth: marks.GrowthCheck, original: Any) -> Any:
+        """``original`` wrapped to run ``warmup + repeat`` times under the memory measures."""
 
         @functools.wraps(original)
         def repeated(*args: Any, **kwargs: Any) -> None:
@@ -304,7 +326,13 @@ class CheckRunner:
                     raise
 
             try:
-                result = MemoryBaseline(self.images).measure(body, warmup=growth.warmup, repeat=growth.repeat)
+                result = MemoryBaseline(self.images).measure(
+                    body,
+                    warmup=growth.warmup,
+                    repeat=growth.repeat,
+                    # Below RSS's noise floor only the Python heap (tracemalloc) can honour the limit.
+                    trace_heap=growth.limit < RSS_FLOOR,
+                )
                 grew, per_iteration, table = steady_state_verdict(result, growth.limit)
                 text = format_growth_table(result, growth.limit)
             except PASS_THROUGH:
@@ -312,7 +340,7 @@ class CheckRunner:
             except BaseException as exc:
                 if raised_by_test and exc is raised_by_test[-1]:
                     raise  # the test's own failure
-                raise plugin_error("the memory measurement", pyfuncitem.nodeid, exc) from exc
+                raise plugin_error("the memory measurement", item.nodeid, exc) from exc
             state.growth = {
                 "grew": grew,
                 "per_iteration": per_iteration,
@@ -321,11 +349,7 @@ class CheckRunner:
                 "text": text,
             }
 
-        pyfuncitem.obj = repeated
-        try:
-            return (yield)
-        finally:
-            pyfuncitem.obj = original
+        return repeated
 
     # --- reports -------------------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True)
@@ -477,6 +501,33 @@ class CheckRunner:
             self.ledger.delete(leaked)
         with contextlib.suppress(ContextUnavailable):  # the test's teardown said so already
             self.provider.make_current()  # anew when the test broke it
+
+
+class GrowthLimitWarning(pytest.PytestWarning):
+    """A ``max_memory_growth`` limit below what any memory measure can resolve."""
+
+
+def _is_unittest(item: pytest.Item) -> bool:
+    cls = getattr(item, "cls", None)
+    return isinstance(item, pytest.Function) and isinstance(cls, type) and issubclass(cls, unittest.TestCase)
+
+
+def _check_growth_target(item: pytest.Item, growth: marks.GrowthCheck) -> None:
+    """A usage error when ``item`` runs no test function to repeat; a warning for an unresolvable limit."""
+    if not isinstance(item, pytest.Function):
+        raise pytest.UsageError(
+            f"pytest-glleak: @pytest.mark.max_memory_growth on {item.nodeid}: a {type(item).__name__} item "
+            "runs no test function that could be repeated; only test functions and methods (unittest "
+            "included) can be measured"
+        )
+    if growth.limit < RESOLVABLE_GROWTH:
+        item.warn(
+            GrowthLimitWarning(
+                f"pytest-glleak: max_memory_growth limit of {growth.limit:,} bytes on {item.nodeid} is below "
+                f"what any memory measure can resolve ({RESOLVABLE_GROWTH:,} bytes, the Python heap's noise "
+                f"floor); growth up to {RESOLVABLE_GROWTH:,} bytes per repetition passes"
+            )
+        )
 
 
 def _clear_frames(exception: BaseException) -> None:

@@ -1,0 +1,121 @@
+"""Issue 12, the runner side: unittest methods, stacked markers, growth below RSS's floor, reruns,
+wider-scoped fixtures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+RUN_ARGS = ("-p", "no:randomly", "-p", "no:cacheprovider")
+
+
+def load_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+def by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {entry["nodeid"].rsplit("::", 1)[-1]: entry for entry in doc["tests"]}
+
+
+def test_max_memory_growth_on_unittest_methods(pytester: pytest.Pytester) -> None:
+    pytester.copy_example("issue12/test_unittest_growth.py")
+    report = pytester.path / "report.json"
+    result = pytester.runpytest(*RUN_ARGS, "-v", f"--glleak-json={report}")
+
+    # The growing method is caught, the clean one passes, the one failing by itself stays failed.
+    result.assert_outcomes(passed=1, errors=1, failed=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of TestUnit.test_grows*", "memory grew *"])
+    result.stdout.fnmatch_lines(["*test_grows - memory grew 4,*"])
+    result.stdout.fnmatch_lines(["E       AssertionError: its own failure", "FAILED *test_fails_itself*"])
+    tests = by_name(load_json(report))
+    assert tests["test_grows"]["verdict"] == "grew"
+    assert tests["test_grows"]["memory"]["per_iteration"] >= 4 * 1024 * 1024
+    assert tests["test_clean"]["verdict"] == "clean"
+    assert len(tests["test_clean"]["memory"]["iterations"]) == 8
+
+
+def test_max_memory_growth_on_a_doctest_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        def pytest_collection_modifyitems(items):
+            for item in items:
+                item.add_marker(pytest.mark.max_memory_growth("1 MiB"))
+        """
+    )
+    pytester.makepyfile(mod='"""\n>>> 1 + 1\n2\n"""\n')
+    result = pytester.runpytest(*RUN_ARGS, "--doctest-modules", "mod.py")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*max_memory_growth on mod.py::mod: a DoctestItem item runs no test function*"]
+    )
+
+
+def test_stacked_no_gl_leak_markers_merge(pytester: pytest.Pytester) -> None:
+    pytester.copy_example("issue12/test_stacked.py")
+    report = pytester.path / "report.json"
+    result = pytester.runpytest(*RUN_ARGS, "-v", f"--glleak-json={report}")
+
+    result.assert_outcomes(passed=1, errors=3)
+    tests = by_name(load_json(report))
+
+    def kinds(name: str) -> list[str]:
+        return sorted(leak["kind"] for leak in tests[name]["gl"]["leaked"])
+
+    assert kinds("test_module_mark_only") == ["buffer"]
+    # Union of kinds; the closest marker naming a kind sets its allowance (buffer: 1 on the test).
+    assert kinds("test_twice") == ["texture"]
+    # Class mark (texture, allow 1) + module mark (buffer): the texture is allowed, the buffer is not.
+    assert kinds("test_in_class") == ["buffer"]
+    # Test mark (every kind, allow buffer 1) + class mark (allow texture 1): both allowed.
+    assert tests["test_allowed_by_merge"]["verdict"] == "clean"
+
+
+def test_stacked_growth_markers_take_each_argument_from_the_closest(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        KEPT = []
+        pytestmark = pytest.mark.max_memory_growth("64 MiB", warmup=1)
+
+        @pytest.mark.max_memory_growth("64 KiB")
+        def test_grows():
+            KEPT.append(bytearray(1024 * 1024))
+        """
+    )
+    report = pytester.path / "report.json"
+    result = pytester.runpytest(*RUN_ARGS, f"--glleak-json={report}")
+
+    result.assert_outcomes(errors=1)
+    entry = load_json(report)["tests"][0]
+    assert entry["memory"]["limit"] == 64 * 1024  # the test's limit, not the module's
+    assert len(entry["memory"]["iterations"]) == 1 + 5  # the module's warmup, the default repeat
+
+
+def test_growth_limits_below_the_rss_floor_are_measured_on_the_heap(pytester: pytest.Pytester) -> None:
+    pytester.copy_example("issue12/test_growth_floor.py")
+    report = pytester.path / "report.json"
+    result = pytester.runpytest(*RUN_ARGS, "-v", f"--glleak-json={report}")
+
+    # ~37 KB of small objects a repetition is far under RSS's 64 KiB floor: the heap measure sees it.
+    result.assert_outcomes(passed=2, errors=2)
+    result.stdout.fnmatch_lines(["*(tracemalloc traced the calls: the limit is judged on heap;*"])
+    tests = by_name(load_json(report))
+    assert 30_000 < tests["test_small_objects[1500]"]["memory"]["per_iteration"] < 45_000
+    assert tests["test_small_objects[5000]"]["verdict"] == "grew"
+    assert tests["test_small_objects_clean"]["verdict"] == "clean"
+    # A limit under every measure's floor is said at collection, naming the test and the limit.
+    result.stdout.fnmatch_lines(
+        [
+            "*GrowthLimitWarning: pytest-glleak: max_memory_growth limit of 8,192 bytes on "
+            "test_growth_floor.py::test_below_any_floor is below what any memory measure can resolve*"
+        ]
+    )
