@@ -19,7 +19,7 @@ from pytest_glleak.report.atomic import write_text_atomic
 from pytest_glleak.report.html import render_html
 from pytest_glleak.report.json_report import build_json, write_json
 from pytest_glleak.report.run import RunReport, collect_environment
-from pytest_glleak.report.terminal import terminal_lines
+from pytest_glleak.report.terminal import flaky_lines, terminal_lines
 from pytest_glleak.report.text import LEAKED
 from pytest_glleak.runner import LEAK_SECTION
 from pytest_glleak.settings import Settings
@@ -29,6 +29,11 @@ from pytest_glleak.verdict import FAILING, outcome_of
 def _worker(report: pytest.TestReport) -> str | None:
     gateway = getattr(getattr(report, "node", None), "gateway", None)
     return getattr(gateway, "id", None)
+
+
+def _is_rerun(report: pytest.TestReport) -> bool:
+    """pytest-rerunfailures' report of a failed attempt that it runs again (outcome ``rerun``)."""
+    return str(report.outcome) == "rerun"
 
 
 def environment(config: pytest.Config, provider: ContextProvider, settings: Settings) -> dict[str, Any]:
@@ -74,8 +79,8 @@ class ReportCollector:
         # A checked test's status is decided after its teardown: its passing call report is not
         # counted, its teardown report is (PASSED, or LEAKED when the check failed it). Counts and
         # durations stay pytest's own: nothing is removed from the terminal reporter's stats.
-        if not getattr(report, "glleak_deferred", False):
-            return None
+        if not getattr(report, "glleak_deferred", False) or _is_rerun(report):
+            return None  # a rerun attempt keeps pytest-rerunfailures' status (R, RERUN)
         if report.when == "call" and report.passed:
             return "", "", ""
         if report.when == "teardown":
@@ -94,13 +99,14 @@ class ReportCollector:
 
     def _log(self, report: pytest.TestReport) -> None:
         nodeid = report.nodeid
+        rerun = _is_rerun(report)
         if report.when == "call":
             self._outcomes[nodeid] = (
-                "failed" if report.failed else ("skipped" if report.skipped else "passed")
+                "failed" if report.failed or rerun else ("skipped" if report.skipped else "passed")
             )
             return
         if report.when == "setup":
-            if report.failed:
+            if report.failed or rerun:
                 self._outcomes[nodeid] = "error"
             elif report.skipped:
                 self._outcomes[nodeid] = "skipped"
@@ -118,7 +124,9 @@ class ReportCollector:
             text = next((content for name, content in report.sections if name == LEAK_SECTION), None)
             if text:
                 self._unshown_leaks.append((nodeid, text))
-        outcome = outcome_of(before_teardown, findings.get("verdict"), failed_by_check, report.failed)
+        outcome = outcome_of(
+            before_teardown, findings.get("verdict"), failed_by_check, report.failed or rerun
+        )
         self.run.add(
             findings, outcome, process_rss=getattr(report, "glleak_rss", None), worker=_worker(report)
         )
@@ -172,6 +180,9 @@ class ReportCollector:
             self._written.append(
                 "glleak: --glleak-baseline-update needs --glleak-baseline=PATH; nothing written"
             )
+        if self.run.flaky_leaks and session.exitstatus == pytest.ExitCode.OK:
+            # A leak that disappeared on a rerun is still a leak of the code under test.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self._write_errors and session.exitstatus == pytest.ExitCode.OK:
             # A run whose report could not be written must not look green to CI.
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -216,6 +227,12 @@ class ReportCollector:
             for nodeid, text in self._unshown_leaks:
                 terminalreporter.line(f"{nodeid}:")
                 for line in text.splitlines():
+                    terminalreporter.line(f"  {line}")
+        if self.run.flaky_leaks:
+            terminalreporter.section("glleak: flaky leaks (leaked on an earlier attempt, not on the rerun)")
+            for record in self.run.flaky_leaks:
+                terminalreporter.line(f"{record.findings.get('nodeid')}:", red=True)
+                for line in flaky_lines(record):
                     terminalreporter.line(f"  {line}")
         for line in self.internal.summary_lines():
             terminalreporter.line(line, yellow=True)

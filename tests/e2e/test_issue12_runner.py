@@ -119,3 +119,62 @@ def test_growth_limits_below_the_rss_floor_are_measured_on_the_heap(pytester: py
             "test_growth_floor.py::test_below_any_floor is below what any memory measure can resolve*"
         ]
     )
+
+
+def test_a_leak_on_a_first_attempt_only_is_a_flaky_leak(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("pytest_rerunfailures")
+    pytester.copy_example("issue12/test_rerun.py")
+    report = pytester.path / "report.json"
+    result = pytester.runpytest(*RUN_ARGS, "--reruns", "1", f"--glleak-json={report}", "--glleak-report")
+
+    # Every attempt is kept; the leak of the first attempt gates the run although the rerun is clean.
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(["*1 passed, 2 errors, 3 rerun in *"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*glleak: flaky leaks (leaked on an earlier attempt, not on the rerun)*",
+            "test_rerun.py::test_leaks_first_time_only:",
+            "  flaky leak: attempt 1 of 2 leaked 1 texture",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["*1 flaky leak", "*", "*", "FLAKY    test_rerun.py::test_leaks_first_time_only"]
+    )
+    doc = load_json(report)
+    tests = by_name(doc)
+    flaky = tests["test_leaks_first_time_only"]
+    assert (flaky["outcome"], flaky["verdict"], flaky["flaky_leak"]) == ("passed", "clean", True)
+    assert [(a["outcome"], a["verdict"]) for a in flaky["attempts"]] == [("leaked", "leaked")]
+    assert [leak["kind"] for leak in flaky["attempts"][0]["gl"]["leaked"]] == ["texture"]
+    every = tests["test_leaks_every_time"]
+    assert (every["verdict"], every["flaky_leak"], len(every["attempts"])) == ("leaked", False, 1)
+    assert doc["summary"]["tests_flaky_leak"] == 1
+
+
+def test_a_rerun_that_passes_clean_both_times_is_not_a_flaky_leak(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("pytest_rerunfailures")
+    pytester.makepyfile(
+        """
+        import OpenGL.GL as gl
+        import pytest
+
+        CALLS = []
+
+        @pytest.mark.no_gl_leak
+        def test_fails_first_clean(gl_context):
+            CALLS.append(1)
+            texture = gl.glGenTextures(1)
+            gl.glDeleteTextures([texture])
+            assert len(CALLS) > 1
+        """
+    )
+    report = pytester.path / "report.json"
+    result = pytester.runpytest(*RUN_ARGS, "--reruns", "1", f"--glleak-json={report}")
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*1 passed, 1 rerun in *"])
+    assert result.ret == pytest.ExitCode.OK
+    entry = load_json(report)["tests"][0]
+    assert (entry["verdict"], entry["flaky_leak"]) == ("clean", False)
+    assert [(a["outcome"], a["verdict"]) for a in entry["attempts"]] == [("failed", "clean")]
