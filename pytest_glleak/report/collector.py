@@ -21,7 +21,7 @@ from pytest_glleak.report.json_report import build_json, write_json
 from pytest_glleak.report.run import RunReport, collect_environment
 from pytest_glleak.report.terminal import flaky_lines, terminal_lines
 from pytest_glleak.report.text import LEAKED
-from pytest_glleak.runner import LEAK_SECTION
+from pytest_glleak.runner import LEAK_SECTION, orphan_fixtures_key
 from pytest_glleak.settings import Settings
 from pytest_glleak.verdict import FAILING, outcome_of
 
@@ -115,9 +115,13 @@ class ReportCollector:
         before_teardown = self._outcomes.pop(nodeid, "error")
         if before_teardown not in ("skipped", "error"):
             self._ran.append(nodeid)  # tests that did not really run keep their baseline entries
+        for fixture in getattr(report, "glleak_fixtures", None) or []:
+            self._add_fixture(fixture, _worker(report))
         if findings is None:
             return
-        failed_by_check = bool(getattr(report, "glleak_failed", False))
+        # A teardown error that is only the leaks of fixtures finalized there is not the test's own.
+        fixture_only = bool(getattr(report, "glleak_fixture_failed", False))
+        failed_by_check = bool(getattr(report, "glleak_failed", False)) and not fixture_only
         if findings.get("verdict") in FAILING and not failed_by_check and not report.failed:
             # The test failed for its own reason; pytest shows no section of a passing teardown, so
             # the leaks are printed in the terminal summary.
@@ -125,11 +129,26 @@ class ReportCollector:
             if text:
                 self._unshown_leaks.append((nodeid, text))
         outcome = outcome_of(
-            before_teardown, findings.get("verdict"), failed_by_check, report.failed or rerun
+            before_teardown,
+            findings.get("verdict"),
+            failed_by_check,
+            (report.failed and not fixture_only) or rerun,
         )
         self.run.add(
             findings, outcome, process_rss=getattr(report, "glleak_rss", None), worker=_worker(report)
         )
+
+    def _add_fixture(self, findings: TestFindings, worker: str | None) -> None:
+        """A wider-scoped fixture's pseudo-entry. Under xdist each worker that used the fixture checks
+        its own instance: one entry per fixture, the worst verdict kept."""
+        verdict = findings.get("verdict")
+        outcome = "leaked" if verdict in FAILING else ("known" if verdict == "known" else "passed")
+        nodeid = findings.get("nodeid", "")
+        self._ran.append(nodeid)
+        existing = self.run.get(nodeid)
+        if existing is not None and (existing.outcome == "leaked" or outcome == "passed"):
+            return
+        self.run.replace(findings, outcome, worker=worker)
 
     # --- end of run -------------------------------------------------------------------------------
     def pytest_keyboard_interrupt(self) -> None:
@@ -180,6 +199,13 @@ class ReportCollector:
             self._written.append(
                 "glleak: --glleak-baseline-update needs --glleak-baseline=PATH; nothing written"
             )
+        for findings, _text in self.config.stash.get(orphan_fixtures_key, []):
+            self._add_fixture(findings, None)
+        if session.exitstatus == pytest.ExitCode.OK and any(
+            record.outcome == "leaked" for record in self.run.records if record.findings.get("fixture")
+        ):
+            # A fixture's leak found outside a test's teardown (or one no report carried) still gates.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.run.flaky_leaks and session.exitstatus == pytest.ExitCode.OK:
             # A leak that disappeared on a rerun is still a leak of the code under test.
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -228,6 +254,21 @@ class ReportCollector:
                 terminalreporter.line(f"{nodeid}:")
                 for line in text.splitlines():
                     terminalreporter.line(f"  {line}")
+        fixture_leaks = [
+            record
+            for record in self.run.records
+            if record.findings.get("fixture") and record.outcome == "leaked"
+        ]
+        if fixture_leaks:
+            terminalreporter.section(
+                "glleak: leaks of wider-scoped fixtures (checked when their scope ended)"
+            )
+            for record in fixture_leaks:
+                terminalreporter.line(str(record.findings.get("message")), red=True)
+                for leak in record.findings.get("gl", {}).get("leaked", []):
+                    frames = leak.get("create_site") or []
+                    site = f" created at {frames[0]['file']}:{frames[0]['line']}" if frames else ""
+                    terminalreporter.line(f"  - {leak['kind']} {leak['name']}{site}")
         if self.run.flaky_leaks:
             terminalreporter.section("glleak: flaky leaks (leaked on an earlier attempt, not on the rerun)")
             for record in self.run.flaky_leaks:

@@ -92,6 +92,9 @@ def json_test_entry(record: RunRecord, process_local: bool = False) -> dict[str,
     names), so they are left out unless ``process_local``; leaked items are listed in a stable order.
     """
     entry = _entry(record, process_local)
+    fixture = record.findings.get("fixture")
+    if fixture is not None:
+        entry["fixture"] = {"name": fixture["name"], "scope": fixture["scope"], "where": fixture["where"]}
     entry["flaky_leak"] = record.flaky_leak
     entry["attempts"] = [
         {**_entry(attempt, process_local), "flaky_leak": False, "attempts": []} for attempt in record.attempts

@@ -149,6 +149,20 @@ class RunReport:
             self._index[nodeid] = len(self.records)
             self.records.append(record)
 
+    def replace(self, findings: TestFindings, outcome: str, worker: str | None = None) -> None:
+        """Record ``findings`` in place of any earlier record of its node id (not as a new attempt)."""
+        nodeid = findings.get("nodeid", "")
+        index = self._index.pop(nodeid, None)
+        if index is not None:
+            del self.records[index]
+            self._index = {record.findings["nodeid"]: i for i, record in enumerate(self.records)}
+        self.add(findings, outcome, worker=worker)
+
+    def get(self, nodeid: str) -> RunRecord | None:
+        """The record of ``nodeid``, or None."""
+        index = self._index.get(nodeid)
+        return None if index is None else self.records[index]
+
     def mark_crashed(self, nodeid: str, worker: str | None = None) -> None:
         """Record that ``nodeid`` was running when its worker process crashed (it has no findings)."""
         self.add({"nodeid": nodeid}, "crashed", worker=worker)

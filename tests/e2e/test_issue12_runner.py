@@ -178,3 +178,118 @@ def test_a_rerun_that_passes_clean_both_times_is_not_a_flaky_leak(pytester: pyte
     entry = load_json(report)["tests"][0]
     assert (entry["verdict"], entry["flaky_leak"]) == ("clean", False)
     assert [(a["outcome"], a["verdict"]) for a in entry["attempts"]] == [("failed", "clean")]
+
+
+def test_a_module_fixture_leak_is_reported_when_its_scope_ends(pytester: pytest.Pytester) -> None:
+    pytester.copy_example("issue12/fixtures/test_modfix.py")
+    report = pytester.path / "report.json"
+    result = pytester.runpytest(*RUN_ARGS, f"--glleak-json={report}", "--glleak-report")
+
+    # test_b's teardown ends the module scope: the fixture's leak is its teardown error, naming the fixture.
+    result.assert_outcomes(passed=1, errors=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at teardown of test_b _*",
+            "fixture atlas (module test_modfix.py) leaked 4 textures",
+            "*",
+            "fixture atlas (module test_modfix.py) leaked 4 textures, checked when its scope ended:",
+            "*",
+            "4 GL objects leaked (4 textures), about 16.0 MiB of GPU memory:",
+            "  4 textures created at test_modfix.py:7 in atlas():",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*glleak: leaks of wider-scoped fixtures (checked when their scope ended)*",
+            "fixture atlas (module test_modfix.py) leaked 4 textures",
+        ]
+    )
+    result.stdout.fnmatch_lines(["LEAKED   test_modfix.py::<fixture atlas>"])
+    tests = {entry["nodeid"]: entry for entry in load_json(report)["tests"]}
+    # The tests themselves are clean; the tidy fixture (deleted its textures) has no entry.
+    assert sorted(tests) == [
+        "test_modfix.py::<fixture atlas>",
+        "test_modfix.py::test_a",
+        "test_modfix.py::test_b",
+    ]
+    assert tests["test_modfix.py::test_b"]["outcome"] == "passed"
+    fixture = tests["test_modfix.py::<fixture atlas>"]
+    assert fixture["fixture"] == {"name": "atlas", "scope": "module", "where": "test_modfix.py"}
+    assert (fixture["outcome"], fixture["verdict"]) == ("leaked", "leaked")
+    assert [leak["kind"] for leak in fixture["gl"]["leaked"]] == ["texture"] * 4
+    assert sum(leak["bytes"] for leak in fixture["gl"]["leaked"]) == 16 * 1024 * 1024
+
+
+def test_a_module_fixture_leak_fails_mode_all(pytester: pytest.Pytester) -> None:
+    pytester.copy_example("issue12/fixtures/test_modfix.py")
+    pytester.path.joinpath("test_modfix.py").write_text(
+        pytester.path.joinpath("test_modfix.py").read_text().replace("@pytest.mark.no_gl_leak\n", "")
+    )
+    result = pytester.runpytest(*RUN_ARGS, "--glleak-mode=all")
+
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["LEAKED test_modfix.py::test_b - fixture atlas (module test_modfix.py) leaked*"]
+    )
+    # Under the default mode (marked) no marked test uses the fixture: not checked.
+    result = pytester.runpytest(*RUN_ARGS)
+    result.assert_outcomes(passed=2)
+
+
+def test_class_and_session_fixtures_and_unmarked_users(pytester: pytest.Pytester) -> None:
+    pytester.copy_example("issue12/fixtures/test_scopes.py")
+    report = pytester.path / "report.json"
+    result = pytester.runpytest(*RUN_ARGS, "-v", f"--glleak-json={report}")
+
+    # The class scope ends in test_two's teardown, the session scope in the last test's.
+    result.assert_outcomes(passed=3, errors=2)
+    result.stdout.fnmatch_lines(["*test_two LEAKED*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at teardown of TestWithVao.test_two _*",
+            "fixture class_vao (class test_scopes.py::TestWithVao) leaked 1 vertex_array",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["*_ ERROR at teardown of test_last _*", "fixture session_buffer (session) leaked 1 buffer"]
+    )
+    fixtures = {entry["nodeid"]: entry for entry in load_json(report)["tests"] if "fixture" in entry}
+    assert sorted(fixtures) == [
+        "<fixture session_buffer>",
+        "test_scopes.py::TestWithVao::<fixture class_vao>",
+    ]
+
+
+def test_a_known_fixture_leak_is_accepted_by_the_baseline(pytester: pytest.Pytester) -> None:
+    pytester.copy_example("issue12/fixtures/test_modfix.py")
+    baseline = pytester.path / "baseline.json"
+    result = pytester.runpytest(*RUN_ARGS, f"--glleak-baseline={baseline}", "--glleak-baseline-update")
+    assert result.ret == pytest.ExitCode.OK
+    report = pytester.path / "report.json"
+    result = pytester.runpytest(*RUN_ARGS, f"--glleak-baseline={baseline}", f"--glleak-json={report}")
+
+    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.OK
+    fixture = {entry["nodeid"]: entry for entry in load_json(report)["tests"]}[
+        "test_modfix.py::<fixture atlas>"
+    ]
+    assert fixture["verdict"] == "known"
+
+
+@pytest.mark.xdist
+def test_a_module_fixture_leak_under_xdist(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    pytester.copy_example("issue12/fixtures/test_modfix.py")
+    plain_json, xdist_json = pytester.path / "plain.json", pytester.path / "xdist.json"
+    plain = pytester.runpytest(*RUN_ARGS, f"--glleak-json={plain_json}")
+    spread = pytester.runpytest(*RUN_ARGS, "-n", "2", f"--glleak-json={xdist_json}")
+
+    assert plain.ret == spread.ret == pytest.ExitCode.TESTS_FAILED
+    # Each worker that used the fixture made (and leaked) its own instance; the JSON has one entry.
+    spread.stdout.fnmatch_lines(["LEAKED *- fixture atlas (module test_modfix.py) leaked*"])
+
+    def verdicts(path: Path) -> dict[str, tuple[str, str]]:
+        return {entry["nodeid"]: (entry["outcome"], entry["verdict"]) for entry in load_json(path)["tests"]}
+
+    assert verdicts(plain_json) == verdicts(xdist_json)
