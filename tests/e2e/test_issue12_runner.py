@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -14,8 +15,13 @@ pytest_plugins = ["pytester"]
 RUN_ARGS = ("-p", "no:randomly", "-p", "no:cacheprovider")
 
 
+SCHEMA = json.loads((Path(__file__).parents[1] / "glleak_report.schema.json").read_text())
+
+
 def load_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())  # type: ignore[no-any-return]
+    doc: dict[str, Any] = json.loads(path.read_text())
+    jsonschema.validate(doc, SCHEMA)  # every report of these runs matches the schema
+    return doc
 
 
 def by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
