@@ -133,10 +133,23 @@ class MemorySection(TypedDict, total=False):
     measured_by: str  # the largest byte measure: "rss", or "malloc" for never-touched buffers...
 
 
+class FixtureIdentity(TypedDict):
+    """The wider-scoped fixture a pseudo-entry of findings stands for."""
+
+    name: str
+    scope: str  # "class", "module", "package" or "session"
+    where: str  # the node id of the scope ("" for the session)
+
+
 class TestFindings(TypedDict, total=False):
-    """Everything the checks found for one test. Absent sections were not checked."""
+    """Everything the checks found for one test. Absent sections were not checked.
+
+    A wider-scoped fixture's leaks, checked when its scope ends, are a pseudo-entry with ``fixture``
+    set and ``nodeid`` ``"<where>::<fixture NAME>"``.
+    """
 
     nodeid: str
+    fixture: FixtureIdentity
     checks: list[str]  # which checks ran: "gl", "images", "memory"
     verdict: Verdict
     gl: GLSection

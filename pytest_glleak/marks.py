@@ -4,6 +4,7 @@ docstring's first line is the ``pytest --markers`` text."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -119,26 +120,59 @@ class CheckPlan:
         return self.gl is not None or self.images is not None or self.growth is not None
 
 
-def _call(marker: pytest.Mark, function: Any, item: pytest.Item) -> Any:
+def _call(
+    function: Any, item: pytest.Item, args: tuple[Any, ...], kwargs: Mapping[str, Any], name: str = ""
+) -> Any:
     try:
-        return function(*marker.args, **marker.kwargs)
+        return function(*args, **kwargs)
     except Exception as exc:  # any refusal of the arguments (OverflowError included) is the user's error
         arguments = ", ".join(
-            [shown(arg) for arg in marker.args]
-            + [f"{key}={shown(value)}" for key, value in marker.kwargs.items()]
+            [shown(arg) for arg in args] + [f"{key}={shown(value)}" for key, value in kwargs.items()]
         )
         raise pytest.UsageError(
-            f"pytest-glleak: bad arguments to @pytest.mark.{marker.name}({arguments}) on {item.nodeid}: {exc}"
+            f"pytest-glleak: bad arguments to @pytest.mark.{function.__name__}({arguments}) on "
+            f"{item.nodeid}{name}: {exc}"
         ) from None
 
 
+def _merged(checks: list[Any]) -> Any:
+    """One check from stacked markers of one name (``checks`` closest first); see :func:`plan_for`."""
+    if len(checks) == 1:
+        return checks[0]
+    gl_checks: list[GLLeakCheck] = checks
+    kinds: tuple[str, ...] | None = ()
+    allow: dict[str, int] = {}
+    for check in gl_checks:
+        if kinds is not None:
+            kinds = None if check.kinds is None else (*kinds, *(k for k in check.kinds if k not in kinds))
+        for kind, count in check.allow.items():
+            allow.setdefault(kind, count)  # the closest marker naming a kind sets its allowance
+    return GLLeakCheck(kinds, allow)
+
+
 def plan_for(item: pytest.Item, mode: str) -> CheckPlan:
-    """Validate the item's glleak markers (a bad one is a UsageError naming the test) and plan its checks."""
+    """Validate the item's glleak markers (a bad one is a UsageError naming the test) and plan its checks.
+
+    Stacked markers (on the test, its class, its module) are all validated and merged:
+    ``no_gl_leak`` checks the union of their ``kinds`` (a marker without ``kinds`` checks every kind)
+    and takes each kind's ``allow`` count from the closest marker that names that kind; for the
+    other markers, each argument comes from the closest marker that gives it (two ``max_memory_growth``
+    limits: the closest wins).
+    """
     found: dict[str, Any] = {}
     for function in MARKERS:
-        marker = item.get_closest_marker(function.__name__)
-        if marker is not None:
-            found[function.__name__] = _call(marker, function, item)
+        # Closest first: the test's own markers, then its class's, then its module's.
+        markers = list(item.iter_markers(function.__name__))
+        checks = [_call(function, item, marker.args, marker.kwargs) for marker in markers]
+        if len(checks) > 1 and function is not no_gl_leak:
+            # Per argument, the closest marker that gives it wins.
+            given: dict[str, Any] = {}
+            for marker in reversed(markers):
+                bound = inspect.signature(function).bind_partial(*marker.args, **marker.kwargs)
+                given.update(bound.arguments)
+            checks = [_call(function, item, (), given, " (stacked markers, merged)")]
+        if checks:
+            found[function.__name__] = _merged(checks)
     if mode == "off":
         return CheckPlan()
     gl = found.get("no_gl_leak")

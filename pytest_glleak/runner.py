@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import inspect
 import types
+import unittest
 from collections.abc import Generator, Iterator
 from typing import Any
 
@@ -30,6 +31,7 @@ from pytest_glleak.gl import ContextUnavailable
 from pytest_glleak.gl.provider import ContextProvider
 from pytest_glleak.heap import ImageTracker, MemoryBaseline, format_growth_table, steady_state_verdict
 from pytest_glleak.heap.diagnose import growth_diagnosis
+from pytest_glleak.heap.growth import RESOLVABLE_GROWTH, RSS_FLOOR
 from pytest_glleak.ledger import Ledger, LiveObject
 from pytest_glleak.report.baseline import Baseline
 from pytest_glleak.report.growth_text import format_growth_sites
@@ -74,6 +76,28 @@ state_key = pytest.StashKey[TestState]()
 outcome_key = pytest.StashKey[CheckOutcome]()
 #: The call passed and its status waits for the teardown report (see the collector's teststatus).
 deferred_key = pytest.StashKey[bool]()
+#: Findings of the wider-scoped fixtures finalized in the item's teardown (to its teardown report).
+fixtures_key = pytest.StashKey[list[TestFindings]]()
+#: The item's teardown error is only its fixtures' leaks (the test itself is not to blame).
+fixture_failed_key = pytest.StashKey[bool]()
+#: Findings of fixtures finalized outside any test's teardown (config stash; the collector reports them).
+orphan_fixtures_key = pytest.StashKey[list[tuple[TestFindings, str]]]()
+
+
+@dataclasses.dataclass(frozen=True)
+class FixtureWatch:
+    """A wider-scoped fixture whose GL objects are checked when it is finalized."""
+
+    owner: str  # the ledger owner of what its set-up made
+    name: str
+    scope: str
+    where: str  # node id of its scope; "" for the session
+    kinds: tuple[str, ...] | None
+
+    @property
+    def title(self) -> str:
+        """``fixture renderer (module test_x.py)``."""
+        return f"fixture {self.name} ({self.scope}{' ' + self.where if self.where else ''})"
 
 
 @contextlib.contextmanager
@@ -119,12 +143,20 @@ class CheckRunner:
         self.images = images
         self.baseline = baseline
         self._active: TestState | None = None  # the test between its setup and its verdict
+        #: Wider-scoped fixtures being watched, by id of their FixtureDef: checked at finalization.
+        self._watches: dict[int, FixtureWatch] = {}
+        #: Findings and failure texts of fixtures finalized in the current test's teardown.
+        self._fixture_findings: list[tuple[TestFindings, str]] = []
+        self._fixture_count = 0
+        self._in_teardown: pytest.Item | None = None
 
     # --- collection: markers are validated once, up front ---------------------------------------
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
-            item.stash[plan_key] = marks.plan_for(item, self.settings.mode)
+            plan = item.stash[plan_key] = marks.plan_for(item, self.settings.mode)
+            if plan.growth is not None:
+                _check_growth_target(item, plan.growth)
 
     # --- attribution ----------------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -167,6 +199,16 @@ class CheckRunner:
                 # The session context did not exist yet at setup (the first GL test): sweep now.
                 state.sweep = self._driver_sweep(state.plan)
             self._phase("call")
+            if state is not None and state.plan.growth is not None and _is_unittest(item):
+                # unittest runs the method itself, not through pytest_pyfunc_call: pytest sets the
+                # item's obj on the TestCase instance, so the repeated body goes there.
+                assert isinstance(item, pytest.Function)
+                original = item.obj
+                item.obj = self._repeated(item, state, state.plan.growth, original)
+                try:
+                    return (yield)
+                finally:
+                    item.obj = original
         return (yield)
 
     def _driver_sweep(self, plan: marks.CheckPlan) -> frozenset[tuple[str, int]] | None:
@@ -190,21 +232,27 @@ class CheckRunner:
         except Exception as exc:  # nothing may stop the teardown itself from running
             self.internal.record("pytest_runtest_teardown", exc)
         teardown_error: BaseException | None = None
+        # Wider-scoped fixtures whose scope ends here are finalized inside this teardown: their leaks
+        # become this test's teardown error, naming the fixture.
+        self._in_teardown, self._fixture_findings = item, []
         try:
             result = yield
         except PASS_THROUGH:
+            self._in_teardown = None
             self._forget(item)
             self._destroy_extra(item)
             raise
         except BaseException as exc:
             teardown_error = exc
             result = None
+        self._in_teardown = None
         # The session context current again (made anew when the test broke it) before the check; the
         # test's gl_context_factory contexts live on until after the verdict, so what is left in them is
         # the test's leak.
         message = self._settle(item)
         try:
             outcome = self._check(item)
+            outcome = self._with_fixture_leaks(item, outcome, teardown_error)
         finally:
             self._destroy_extra(item)
         if teardown_error is not None:
@@ -251,6 +299,24 @@ class CheckRunner:
             pass  # said by _settle already; the next test's set-up tries again
         except BaseException as exc:
             self.internal.record("destroying gl_context_factory contexts", exc)
+
+    def _with_fixture_leaks(
+        self, item: pytest.Item, outcome: BaseException | None, teardown_error: BaseException | None
+    ) -> BaseException | None:
+        """The test's outcome, with the leaks of fixtures finalized in its teardown added."""
+        fixtures, self._fixture_findings = self._fixture_findings, []
+        if not fixtures:
+            return outcome
+        item.stash[fixtures_key] = [findings for findings, _ in fixtures]
+        texts = [text for _, text in fixtures if text]
+        if not texts or teardown_error is not None or isinstance(outcome, PluginError):
+            return outcome  # the leaks are in the report's fixture entries and its section
+        messages = [str(findings.get("message")) for findings, text in fixtures if text]
+        if isinstance(outcome, LeakFailure):
+            return LeakFailure("\n\n".join([outcome.text, *texts]), outcome.message, outcome.location)
+        item.stash[fixture_failed_key] = True
+        location = _innermost_site(fixtures[0][0])
+        return LeakFailure(f"{'; '.join(messages)}\n\n" + "\n\n".join(texts), "; ".join(messages), location)
 
     def _forget(self, item: pytest.Item) -> None:
         state = item.stash.get(state_key, None)
@@ -316,15 +382,19 @@ class CheckRunner:
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> Generator[None, Any, Any]:
-        # Objects made while a wider-scoped fixture is set up belong to that fixture, not the test.
+        # Objects made while a wider-scoped fixture is set up belong to that fixture, not the test;
+        # they are checked when the fixture is finalized (pytest_fixture_post_finalizer).
         if fixturedef.scope == "function":
             return (yield)
         owner = self.ledger.owner
-        self.ledger.owner = f"fixture:{fixturedef.scope}"
+        watch = self._watch(fixturedef, request)
+        self.ledger.owner = watch.owner if watch is not None else f"fixture:{fixturedef.scope}"
         self.images.set_phase(f"fixture:{fixturedef.scope}")
         try:
             return (yield)
         finally:
+            if watch is not None:
+                self._watches[id(fixturedef)] = watch
             self.ledger.owner = owner
             self.images.set_phase(self.ledger.phase)
             active = self._active
@@ -332,14 +402,88 @@ class CheckRunner:
                 # What the fixture made behind PyOpenGL's back is the fixture's too.
                 active.sweep |= self._driver_sweep(active.plan) or frozenset()
 
+    def _watch(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> FixtureWatch | None:
+        """A watch over a wider-scoped fixture set up for a test whose plan checks GL (every test under
+        ``--glleak-mode=all``, marked ones under ``marked``); None for the plugin's own fixtures."""
+        active = self._active
+        if active is None or active.plan.gl is None:
+            return None
+        module = getattr(getattr(fixturedef, "func", None), "__module__", "") or ""
+        if module.startswith(("pytest_glleak", "_pytest")):
+            return None
+        self._fixture_count += 1
+        node = getattr(request, "node", None)
+        where = "" if fixturedef.scope == "session" else str(getattr(node, "nodeid", ""))
+        return FixtureWatch(
+            owner=f"fixture:{fixturedef.scope}:{fixturedef.argname}#{self._fixture_count}",
+            name=fixturedef.argname,
+            scope=fixturedef.scope,
+            where=where,
+            kinds=active.plan.gl.kinds,
+        )
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_fixture_post_finalizer(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> None:
+        watch = self._watches.pop(id(fixturedef), None)
+        if watch is None:
+            return
+        try:
+            findings = self._fixture_verdict(watch)
+        except Exception as exc:  # a fixture check of ours must never end the session
+            self.internal.record("checking a fixture at its finalization", exc)
+            return
+        if findings is not None:
+            if self._in_teardown is not None:
+                self._fixture_findings.append(findings)
+            else:  # finalized outside any test (an interrupted run): the collector reports it
+                self.config.stash.setdefault(orphan_fixtures_key, []).append(findings)
+
+    def _fixture_verdict(self, watch: FixtureWatch) -> tuple[TestFindings, str] | None:
+        """The fixture's findings (a pseudo-entry), or None when it made no GL object at all."""
+        kinds = frozenset(watch.kinds) if watch.kinds is not None else None
+        owned = [
+            record
+            for record in self.ledger.live()
+            if record.owner == watch.owner and (kinds is None or record.kind in kinds)
+        ]
+        if not owned:
+            return None
+        leaked = self.ledger.confirm(owned)
+        findings: TestFindings = {
+            "nodeid": f"{watch.where}::<fixture {watch.name}>" if watch.where else f"<fixture {watch.name}>",
+            "fixture": {"name": watch.name, "scope": watch.scope, "where": watch.where},
+            "checks": ["gl"],
+            "gl": {"created": {}, "deleted": {}, "leaked": self.ledger.to_findings(leaked)},
+        }
+        decision = decide(findings, None, self.baseline, recording=self.settings.baseline_update)
+        findings = decision.findings
+        text = ""
+        if findings.get("verdict") in FAILING:
+            findings["message"] = f"{watch.title} {findings.get('message', 'leaked')}"
+            text = f"{findings['message']}, checked when its scope ended:\n\n{decision.text}"
+        self._cleanup(leaked)
+        return findings, text
+
     # --- max_memory_growth: the call phase is repeated -----------------------------------------
     @pytest.hookimpl(wrapper=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
         state = pyfuncitem.stash.get(state_key, None)
         growth = state.plan.growth if state is not None else None
-        if growth is None or state is None:
+        if growth is None or state is None or _is_unittest(pyfuncitem):
             return (yield)
         original = pyfuncitem.obj
+        pyfuncitem.obj = self._repeated(pyfuncitem, state, growth, original)
+        try:
+            return (yield)
+        finally:
+            pyfuncitem.obj = original
+
+    def _repeated(self, item: pytest.Item, state: TestState, growth: marks.GrowthCheck, original: Any) -> Any:
+        """``original`` wrapped to run ``warmup + repeat`` times under the memory measures."""
 
         @functools.wraps(original)
         def repeated(*args: Any, **kwargs: Any) -> None:
@@ -353,7 +497,13 @@ class CheckRunner:
                     raise
 
             try:
-                result = MemoryBaseline(self.images).measure(body, warmup=growth.warmup, repeat=growth.repeat)
+                result = MemoryBaseline(self.images).measure(
+                    body,
+                    warmup=growth.warmup,
+                    repeat=growth.repeat,
+                    # Below RSS's noise floor only the Python heap (tracemalloc) can honour the limit.
+                    trace_heap=growth.limit < RSS_FLOOR,
+                )
                 grew, per_iteration, table = steady_state_verdict(result, growth.limit)
                 text = format_growth_table(result, growth.limit)
                 where: MemorySection = {}
@@ -367,7 +517,7 @@ class CheckRunner:
             except BaseException as exc:
                 if raised_by_test and exc is raised_by_test[-1]:
                     raise  # the test's own failure
-                raise plugin_error("the memory measurement", pyfuncitem.nodeid, exc) from exc
+                raise plugin_error("the memory measurement", item.nodeid, exc) from exc
             state.growth = {
                 "grew": grew,
                 "per_iteration": per_iteration,
@@ -377,11 +527,7 @@ class CheckRunner:
                 "where": where,
             }
 
-        pyfuncitem.obj = repeated
-        try:
-            return (yield)
-        finally:
-            pyfuncitem.obj = original
+        return repeated
 
     # --- reports -------------------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True)
@@ -418,6 +564,17 @@ class CheckRunner:
         if item.stash.get(deferred_key, False):
             del item.stash[deferred_key]
             report.glleak_deferred = True  # type: ignore[attr-defined]
+        fixtures = item.stash.get(fixtures_key, None)
+        if fixtures is not None:
+            del item.stash[fixtures_key]
+            report.glleak_fixtures = fixtures  # type: ignore[attr-defined]
+        if item.stash.get(fixture_failed_key, False):
+            del item.stash[fixture_failed_key]
+            if excinfo is not None and isinstance(excinfo.value, LeakFailure):
+                failure = excinfo.value
+                report.longrepr = TextRepr(failure.text, failure.message, failure.location)  # type: ignore[assignment]
+                report.glleak_failed = True  # type: ignore[attr-defined]
+                report.glleak_fixture_failed = True  # type: ignore[attr-defined]
         outcome = item.stash.get(outcome_key, None)
         if outcome is None:
             return
@@ -535,6 +692,33 @@ class CheckRunner:
             self.ledger.delete(leaked)
         with contextlib.suppress(ContextUnavailable):  # the test's teardown said so already
             self.provider.make_current()  # anew when the test broke it
+
+
+class GrowthLimitWarning(pytest.PytestWarning):
+    """A ``max_memory_growth`` limit below what any memory measure can resolve."""
+
+
+def _is_unittest(item: pytest.Item) -> bool:
+    cls = getattr(item, "cls", None)
+    return isinstance(item, pytest.Function) and isinstance(cls, type) and issubclass(cls, unittest.TestCase)
+
+
+def _check_growth_target(item: pytest.Item, growth: marks.GrowthCheck) -> None:
+    """A usage error when ``item`` runs no test function to repeat; a warning for an unresolvable limit."""
+    if not isinstance(item, pytest.Function):
+        raise pytest.UsageError(
+            f"pytest-glleak: @pytest.mark.max_memory_growth on {item.nodeid}: a {type(item).__name__} item "
+            "runs no test function that could be repeated; only test functions and methods (unittest "
+            "included) can be measured"
+        )
+    if growth.limit < RESOLVABLE_GROWTH:
+        item.warn(
+            GrowthLimitWarning(
+                f"pytest-glleak: max_memory_growth limit of {growth.limit:,} bytes on {item.nodeid} is below "
+                f"what any memory measure can resolve ({RESOLVABLE_GROWTH:,} bytes, the Python heap's noise "
+                f"floor); growth up to {RESOLVABLE_GROWTH:,} bytes per repetition passes"
+            )
+        )
 
 
 def _clear_frames(exception: BaseException) -> None:

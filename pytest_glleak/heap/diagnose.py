@@ -379,7 +379,13 @@ class DiagnosingBaseline(MemoryBaseline):
         self.where: MemorySection | None = None
 
     def measure(
-        self, fn: Callable[[], object], warmup: int = 3, repeat: int = 5, limit: int | str | None = None
+        self,
+        fn: Callable[[], object],
+        warmup: int = 3,
+        repeat: int = 5,
+        limit: int | str | None = None,
+        *,
+        trace_heap: bool = False,
     ) -> MeasureResult:
         """Call ``fn`` ``warmup + repeat`` times, reading every measure around each call.
 
@@ -387,7 +393,7 @@ class DiagnosingBaseline(MemoryBaseline):
         (an ``AssertionError``) when memory grew by more than it in every measured repetition; the
         measured repetitions then run once more under ``tracemalloc`` to say where it grew.
         """
-        result = super().measure(fn, warmup=warmup, repeat=repeat)
+        result = super().measure(fn, warmup=warmup, repeat=repeat, trace_heap=trace_heap)
         if limit is None:
             return result
         limit_bytes = self.parse_limit(limit)

@@ -22,9 +22,9 @@ from pytest_glleak.report.gitlab import codequality_issues, codequality_text
 from pytest_glleak.report.html import render_html
 from pytest_glleak.report.json_report import build_json, write_json
 from pytest_glleak.report.run import RunReport, collect_environment
-from pytest_glleak.report.terminal import terminal_lines
+from pytest_glleak.report.terminal import flaky_lines, terminal_lines
 from pytest_glleak.report.text import LEAKED
-from pytest_glleak.runner import LEAK_SECTION
+from pytest_glleak.runner import LEAK_SECTION, orphan_fixtures_key
 from pytest_glleak.settings import Settings
 from pytest_glleak.verdict import FAILING, outcome_of
 
@@ -32,6 +32,11 @@ from pytest_glleak.verdict import FAILING, outcome_of
 def _worker(report: pytest.TestReport) -> str | None:
     gateway = getattr(getattr(report, "node", None), "gateway", None)
     return getattr(gateway, "id", None)
+
+
+def _is_rerun(report: pytest.TestReport) -> bool:
+    """pytest-rerunfailures' report of a failed attempt that it runs again (outcome ``rerun``)."""
+    return str(report.outcome) == "rerun"
 
 
 def environment(config: pytest.Config, provider: ContextProvider, settings: Settings) -> dict[str, Any]:
@@ -77,8 +82,8 @@ class ReportCollector:
         # A checked test's status is decided after its teardown: its passing call report is not
         # counted, its teardown report is (PASSED, or LEAKED when the check failed it). Counts and
         # durations stay pytest's own: nothing is removed from the terminal reporter's stats.
-        if not getattr(report, "glleak_deferred", False):
-            return None
+        if not getattr(report, "glleak_deferred", False) or _is_rerun(report):
+            return None  # a rerun attempt keeps pytest-rerunfailures' status (R, RERUN)
         if report.when == "call" and report.passed:
             return "", "", ""
         if report.when == "teardown":
@@ -97,13 +102,14 @@ class ReportCollector:
 
     def _log(self, report: pytest.TestReport) -> None:
         nodeid = report.nodeid
+        rerun = _is_rerun(report)
         if report.when == "call":
             self._outcomes[nodeid] = (
-                "failed" if report.failed else ("skipped" if report.skipped else "passed")
+                "failed" if report.failed or rerun else ("skipped" if report.skipped else "passed")
             )
             return
         if report.when == "setup":
-            if report.failed:
+            if report.failed or rerun:
                 self._outcomes[nodeid] = "error"
             elif report.skipped:
                 self._outcomes[nodeid] = "skipped"
@@ -112,19 +118,40 @@ class ReportCollector:
         before_teardown = self._outcomes.pop(nodeid, "error")
         if before_teardown not in ("skipped", "error"):
             self._ran.append(nodeid)  # tests that did not really run keep their baseline entries
+        for fixture in getattr(report, "glleak_fixtures", None) or []:
+            self._add_fixture(fixture, _worker(report))
         if findings is None:
             return
-        failed_by_check = bool(getattr(report, "glleak_failed", False))
+        # A teardown error that is only the leaks of fixtures finalized there is not the test's own.
+        fixture_only = bool(getattr(report, "glleak_fixture_failed", False))
+        failed_by_check = bool(getattr(report, "glleak_failed", False)) and not fixture_only
         if findings.get("verdict") in FAILING and not failed_by_check and not report.failed:
             # The test failed for its own reason; pytest shows no section of a passing teardown, so
             # the leaks are printed in the terminal summary.
             text = next((content for name, content in report.sections if name == LEAK_SECTION), None)
             if text:
                 self._unshown_leaks.append((nodeid, text))
-        outcome = outcome_of(before_teardown, findings.get("verdict"), failed_by_check, report.failed)
+        outcome = outcome_of(
+            before_teardown,
+            findings.get("verdict"),
+            failed_by_check,
+            (report.failed and not fixture_only) or rerun,
+        )
         self.run.add(
             findings, outcome, process_rss=getattr(report, "glleak_rss", None), worker=_worker(report)
         )
+
+    def _add_fixture(self, findings: TestFindings, worker: str | None) -> None:
+        """A wider-scoped fixture's pseudo-entry. Under xdist each worker that used the fixture checks
+        its own instance: one entry per fixture, the worst verdict kept."""
+        verdict = findings.get("verdict")
+        outcome = "leaked" if verdict in FAILING else ("known" if verdict == "known" else "passed")
+        nodeid = findings.get("nodeid", "")
+        self._ran.append(nodeid)
+        existing = self.run.get(nodeid)
+        if existing is not None and (existing.outcome == "leaked" or outcome == "passed"):
+            return
+        self.run.replace(findings, outcome, worker=worker)
 
     # --- end of run -------------------------------------------------------------------------------
     def document(self) -> dict[str, Any]:
@@ -179,6 +206,16 @@ class ReportCollector:
             self._written.append(
                 "glleak: --glleak-baseline-update needs --glleak-baseline=PATH; nothing written"
             )
+        for findings, _text in self.config.stash.get(orphan_fixtures_key, []):
+            self._add_fixture(findings, None)
+        if session.exitstatus == pytest.ExitCode.OK and any(
+            record.outcome == "leaked" for record in self.run.records if record.findings.get("fixture")
+        ):
+            # A fixture's leak found outside a test's teardown (or one no report carried) still gates.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if self.run.flaky_leaks and session.exitstatus == pytest.ExitCode.OK:
+            # A leak that disappeared on a rerun is still a leak of the code under test.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self._write_errors and session.exitstatus == pytest.ExitCode.OK:
             # A run whose report could not be written must not look green to CI.
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -223,6 +260,27 @@ class ReportCollector:
             for nodeid, text in self._unshown_leaks:
                 terminalreporter.line(f"{nodeid}:")
                 for line in text.splitlines():
+                    terminalreporter.line(f"  {line}")
+        fixture_leaks = [
+            record
+            for record in self.run.records
+            if record.findings.get("fixture") and record.outcome == "leaked"
+        ]
+        if fixture_leaks:
+            terminalreporter.section(
+                "glleak: leaks of wider-scoped fixtures (checked when their scope ended)"
+            )
+            for record in fixture_leaks:
+                terminalreporter.line(str(record.findings.get("message")), red=True)
+                for leak in record.findings.get("gl", {}).get("leaked", []):
+                    frames = leak.get("create_site") or []
+                    site = f" created at {frames[0]['file']}:{frames[0]['line']}" if frames else ""
+                    terminalreporter.line(f"  - {leak['kind']} {leak['name']}{site}")
+        if self.run.flaky_leaks:
+            terminalreporter.section("glleak: flaky leaks (leaked on an earlier attempt, not on the rerun)")
+            for record in self.run.flaky_leaks:
+                terminalreporter.line(f"{record.findings.get('nodeid')}:", red=True)
+                for line in flaky_lines(record):
                     terminalreporter.line(f"  {line}")
         for line in self.internal.summary_lines():
             terminalreporter.line(line, yellow=True)

@@ -92,6 +92,18 @@ def json_test_entry(record: RunRecord, process_local: bool = False) -> dict[str,
     GL names and context ids depend on what ran before in the same process (Mesa does not reuse
     names), so they are left out unless ``process_local``; leaked items are listed in a stable order.
     """
+    entry = _entry(record, process_local)
+    fixture = record.findings.get("fixture")
+    if fixture is not None:
+        entry["fixture"] = {"name": fixture["name"], "scope": fixture["scope"], "where": fixture["where"]}
+    entry["flaky_leak"] = record.flaky_leak
+    entry["attempts"] = [
+        {**_entry(attempt, process_local), "flaky_leak": False, "attempts": []} for attempt in record.attempts
+    ]
+    return entry
+
+
+def _entry(record: RunRecord, process_local: bool) -> dict[str, Any]:
     findings = record.findings
     gl_section = findings.get("gl")
     images_section = findings.get("images")
@@ -149,6 +161,7 @@ def build_json(run: RunReport, sort_tests: bool = True, process_local: bool = Fa
         "tests_grew": verdicts.count("grew"),
         "tests_known": verdicts.count("known"),
         "tests_clean": verdicts.count("clean"),
+        "tests_flaky_leak": len(run.flaky_leaks),
         "leaked_gl_objects": len(all_gl),
         "leaked_gl_by_kind": counts_by_kind(all_gl, GL_KINDS),
         "gpu_bytes_leaked": bytes_sum(all_gl),

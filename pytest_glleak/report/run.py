@@ -94,6 +94,17 @@ class RunRecord:
     outcome: str
     process_rss: int | None = None
     worker: str | None = None
+    #: The earlier attempts of a rerun test (pytest-rerunfailures), oldest first; empty otherwise.
+    attempts: list[RunRecord] = dataclasses.field(default_factory=list)
+
+    @property
+    def flaky_leak(self) -> bool:
+        """An earlier attempt leaked or grew, and the last one did not: still a leak, and it gates."""
+        from pytest_glleak.findings import FAILING_VERDICTS
+
+        return verdict_of(self) not in FAILING_VERDICTS and any(
+            verdict_of(attempt) in FAILING_VERDICTS for attempt in self.attempts
+        )
 
 
 class RunReport:
@@ -118,7 +129,8 @@ class RunReport:
         process_rss: int | None = None,
         worker: str | None = None,
     ) -> None:
-        """Record one test. A second record for the same node id (a rerun) replaces the first.
+        """Record one test. A second record for the same node id (a rerun) becomes the test's record,
+        the earlier ones its ``attempts``: every attempt's findings are kept.
 
         ``process_rss`` (bytes, the test process's RSS after the test) feeds the HTML memory chart;
         ``worker`` (an xdist worker id) tells apart the processes the samples came from.
@@ -130,10 +142,26 @@ class RunReport:
             raise ValueError("findings without a nodeid cannot be reported")
         record = RunRecord(findings=findings, outcome=outcome, process_rss=process_rss, worker=worker)
         if nodeid in self._index:
+            earlier = self.records[self._index[nodeid]]
+            record.attempts = [*earlier.attempts, dataclasses.replace(earlier, attempts=[])]
             self.records[self._index[nodeid]] = record
         else:
             self._index[nodeid] = len(self.records)
             self.records.append(record)
+
+    def replace(self, findings: TestFindings, outcome: str, worker: str | None = None) -> None:
+        """Record ``findings`` in place of any earlier record of its node id (not as a new attempt)."""
+        nodeid = findings.get("nodeid", "")
+        index = self._index.pop(nodeid, None)
+        if index is not None:
+            del self.records[index]
+            self._index = {record.findings["nodeid"]: i for i, record in enumerate(self.records)}
+        self.add(findings, outcome, worker=worker)
+
+    def get(self, nodeid: str) -> RunRecord | None:
+        """The record of ``nodeid``, or None."""
+        index = self._index.get(nodeid)
+        return None if index is None else self.records[index]
 
     def mark_crashed(self, nodeid: str, worker: str | None = None) -> None:
         """Record that ``nodeid`` was running when its worker process crashed (it has no findings)."""
@@ -143,6 +171,11 @@ class RunReport:
     def crashed(self) -> list[str]:
         """Node ids of the tests whose worker crashed, in run order."""
         return [record.findings["nodeid"] for record in self.records if record.outcome == "crashed"]
+
+    @property
+    def flaky_leaks(self) -> list[RunRecord]:
+        """Records of tests that leaked or grew on an earlier attempt and not on the last one."""
+        return [record for record in self.records if record.flaky_leak]
 
     def checked(self) -> list[RunRecord]:
         """The records of tests on which at least one check ran."""
@@ -155,5 +188,6 @@ def verdict_of(record: RunRecord) -> str | None:
 
 
 def is_reportable(record: RunRecord) -> bool:
-    """Whether the report lists the test without ``-v``: it leaked, grew, matched the baseline or crashed."""
-    return record.outcome == "crashed" or verdict_of(record) in REPORTED_VERDICTS
+    """Whether the report lists the test without ``-v``: it leaked, grew, matched the baseline, crashed,
+    or leaked on an earlier attempt (a flaky leak)."""
+    return record.outcome == "crashed" or verdict_of(record) in REPORTED_VERDICTS or record.flaky_leak

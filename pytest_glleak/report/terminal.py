@@ -36,6 +36,8 @@ _INDENT = " " * 9
 def _status_word(record: RunRecord) -> str:
     if record.outcome == "crashed":
         return CRASHED
+    if record.flaky_leak:
+        return "FLAKY"
     word = STATUS_WORDS.get(verdict_of(record) or "", record.outcome)
     if word == CLEAN and record.outcome in ("failed", "error"):
         return record.outcome
@@ -110,6 +112,18 @@ def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
     ) or [first]
 
 
+def flaky_lines(record: RunRecord) -> list[str]:
+    """What each earlier attempt of a rerun test found, when one leaked or grew (a flaky leak)."""
+    if not record.flaky_leak:
+        return []
+    total = len(record.attempts) + 1
+    return [
+        f"flaky leak: attempt {number} of {total} {attempt.findings.get('message') or verdict_of(attempt)}"
+        for number, attempt in enumerate(record.attempts, 1)
+        if verdict_of(attempt) in ("leaked", "grew")
+    ]
+
+
 def terminal_lines(run: RunReport, verbose: bool = False, width: int = 100) -> list[str]:
     """The ``--glleak-report`` section, without its title bar; lines fit ``width`` columns.
 
@@ -132,6 +146,8 @@ def terminal_lines(run: RunReport, verbose: bool = False, width: int = 100) -> l
     crashed = run.crashed
     if crashed:
         summary += f"; {len(crashed)} crashed"
+    if run.flaky_leaks:
+        summary += f"; {len(run.flaky_leaks)} flaky leak{'s' if len(run.flaky_leaks) != 1 else ''}"
     lines.append(summary)
     shown = [
         record
@@ -156,6 +172,8 @@ def terminal_lines(run: RunReport, verbose: bool = False, width: int = 100) -> l
             lines.append(figures)
         for detail in _details(record.findings):
             lines.extend(_wrap(detail, width, _INDENT, _INDENT + "  "))
+        for text in flaky_lines(record):
+            lines.extend(_wrap(text, width, _INDENT, _INDENT + "  "))
     all_gl = [item for record in checked for item in gl_leaks(record.findings)]
     all_images = [item for record in checked for item in image_leaks(record.findings)]
     totals = _row(
