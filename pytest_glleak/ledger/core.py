@@ -32,6 +32,8 @@ from pytest_glleak.ledger.gl_functions import is_function
 from pytest_glleak.ledger.glfw_hooks import GlfwHooks
 from pytest_glleak.ledger.handlers import build_handlers
 from pytest_glleak.ledger.intercept import Handler, Interceptor
+from pytest_glleak.ledger.moderngl_hooks import ModernglHooks
+from pytest_glleak.ledger.pyglet_hooks import PygletHooks
 from pytest_glleak.ledger.records import (
     DEFERRED,
     LIVE,
@@ -84,6 +86,8 @@ class Ledger:
         #: EGLDisplay of each EGL context created through PyOpenGL: eglTerminate ends them all.
         self._egl_displays: dict[int, int] = {}
         self._glfw = GlfwHooks(self)
+        self._moderngl = ModernglHooks(self)
+        self._pyglet = PygletHooks(self)
         self._interceptor: Interceptor | None = None
         self._current_given = current_context is not None
         self._current: Callable[[], Any] = current_context or _no_context
@@ -115,6 +119,7 @@ class Ledger:
         self._interceptor = Interceptor(self._handlers())
         self._interceptor.install()
         self._glfw.install()
+        self._bindings()
         sites.refresh_skipped()  # now that OpenGL (and glfw) are imported
 
     def uninstall(self) -> None:
@@ -123,6 +128,21 @@ class Ledger:
             self._interceptor.uninstall()
             self._interceptor = None
         self._glfw.uninstall()
+        self._moderngl.uninstall()
+        self._pyglet.uninstall()
+
+    def _bindings(self) -> None:
+        """Hook moderngl and pyglet once something has imported them (checked at every mark())."""
+        modules = sys.modules
+        fresh = False
+        if not self._moderngl.installed and "moderngl" in modules:
+            self._moderngl.install()
+            fresh = True
+        if not self._pyglet.installed and "pyglet.gl" in modules:
+            self._pyglet.install()
+            fresh = True
+        if fresh:
+            sites.refresh_skipped()
 
     @contextmanager
     def suspended(self) -> Iterator[None]:
@@ -291,6 +311,8 @@ class Ledger:
         """A point in the ledger's history, for the ``*_since`` queries."""
         if not self._glfw.installed and self._interceptor is not None and "glfw" in sys.modules:
             self._glfw.install()
+        if self._interceptor is not None:
+            self._bindings()
         self._seq += 1  # a mark owns its sequence number, so two marks never share a snapshot
         self._marks[self._seq] = (dict(self._created), dict(self._deleted))
         if len(self._marks) > 4096:

@@ -1,0 +1,157 @@
+"""Hooks on moderngl's context creation, so objects made through moderngl join the ledger.
+
+moderngl calls GL from C through the addresses its *loader* hands it (an object with
+``load_opengl_function(name) -> int``, ``__enter__``, ``__exit__`` and ``release``): a glcontext backend
+(``create_standalone_context``, ``create_context(standalone=True | share=True)``, detect mode) or the
+``context=`` object of ``create_context``/``init_context``. Every loader moderngl receives is wrapped in
+a :class:`LedgerLoader` that hands out recording trampolines (:mod:`~pytest_glleak.ledger.trampolines`)
+for the create/delete/storage/label entry points, whatever the backend. Hook points, both looked up by
+moderngl at call time: ``moderngl.mgl.create_context`` (the ``context=`` path) and glcontext's
+``default_backend``/``get_backend_by_name`` (every other path). Contexts moderngl creates itself
+(standalone, share) are registered with the ledger, in the share group of the context current at
+creation for ``share=True``, and forgotten at ``ctx.release()``. No pytest imports.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import TYPE_CHECKING, Any
+
+from pytest_glleak.ledger.trampolines import Trampolines
+
+if TYPE_CHECKING:
+    from pytest_glleak.ledger.core import Ledger
+
+__all__ = ["LedgerLoader", "ModernglHooks"]
+
+#: glcontext modes in which the backend creates (and at release destroys) a context of its own.
+_OWNING_MODES = frozenset(["standalone", "share"])
+
+
+class LedgerLoader:
+    """A moderngl loader that hands out recording trampolines in place of the real entry points.
+
+    ``owns``: the wrapped loader made its own context (destroyed at :meth:`release`).
+    """
+
+    def __init__(self, inner: Any, hooks: ModernglHooks, owns: bool) -> None:
+        self.inner = inner
+        self._hooks = hooks
+        self.owns = owns
+        #: The native handle of the context, once known (0: not yet).
+        self.handle = 0
+
+    def load_opengl_function(self, name: str) -> int:
+        """The address moderngl calls for ``name``: a trampoline for the entry points the ledger hooks."""
+        return self._hooks.trampolines.address(name, int(self.inner.load_opengl_function(name) or 0))
+
+    def load(self, name: str) -> int:
+        """The same for moderngl versions that ask ``load(name)``."""
+        return self._hooks.trampolines.address(name, int(self.inner.load(name) or 0))
+
+    def __enter__(self) -> Any:
+        return self.inner.__enter__()
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        return self.inner.__exit__(*exc_info)
+
+    def release(self) -> Any:
+        """Release the wrapped loader; a context it made ends, with its per-context objects."""
+        try:
+            return self.inner.release()
+        finally:
+            if self.owns and self.handle:
+                self._hooks.ledger.context_destroyed(self.handle)
+                self.handle = 0
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.inner, attribute)
+
+
+class ModernglHooks:
+    """``moderngl.mgl.create_context`` and glcontext's backend factories replaced by wrapping versions."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.trampolines = Trampolines(ledger)
+        self._originals: dict[tuple[Any, str], Any] = {}
+
+    @property
+    def installed(self) -> bool:
+        """Whether moderngl's hook points are replaced now."""
+        return bool(self._originals)
+
+    def install(self) -> None:
+        """Wrap moderngl's hook points, if something has imported moderngl (a no-op when installed)."""
+        if self._originals or "moderngl" not in sys.modules:
+            return
+        try:
+            import glcontext
+
+            mgl: Any = importlib.import_module("moderngl.mgl")
+        except ImportError:
+            return
+        self.trampolines.attach()
+        hooks = self
+        create_context = mgl.create_context
+        default_backend = glcontext.default_backend
+        get_backend_by_name = glcontext.get_backend_by_name
+
+        def create_context_hook(*args: Any, **kwargs: Any) -> Any:
+            loader = kwargs.get("context")
+            if loader is not None and not isinstance(loader, LedgerLoader):
+                wrapped = LedgerLoader(loader, hooks, owns=False)
+                kwargs["context"] = wrapped
+                result = create_context(*args, **kwargs)
+                wrapped.handle = int(hooks.ledger._current() or 0)
+                return result
+            return create_context(*args, **kwargs)
+
+        def default_backend_hook(*args: Any, **kwargs: Any) -> Any:
+            return hooks.wrap_backend(default_backend(*args, **kwargs))
+
+        def get_backend_by_name_hook(*args: Any, **kwargs: Any) -> Any:
+            return hooks.wrap_backend(get_backend_by_name(*args, **kwargs))
+
+        self._originals = {
+            (mgl, "create_context"): create_context,
+            (glcontext, "default_backend"): default_backend,
+            (glcontext, "get_backend_by_name"): get_backend_by_name,
+        }
+        mgl.create_context = create_context_hook
+        glcontext.default_backend = default_backend_hook
+        glcontext.get_backend_by_name = get_backend_by_name_hook
+
+    def wrap_backend(self, backend: Any) -> Any:
+        """A glcontext backend factory whose contexts are :class:`LedgerLoader` objects."""
+        if not callable(backend):
+            return backend
+        ledger = self.ledger
+
+        def create(*args: Any, **kwargs: Any) -> Any:
+            mode = kwargs.get("mode", "detect")
+            parent = int(ledger._current() or 0)
+            inner = backend(*args, **kwargs)
+            owns = mode in _OWNING_MODES
+            loader = LedgerLoader(inner, self, owns=owns)
+            handle = int(ledger._current() or 0)
+            loader.handle = handle
+            if owns and handle and handle != parent:
+                group = None
+                if mode == "share" and parent:
+                    known = ledger._contexts.get(parent) or ledger._register(parent, None)
+                    group = known.group
+                ledger.context_created(handle, group)
+            elif owns:
+                loader.owns = False  # the backend did not leave a new context current: not ours to end
+            return loader
+
+        return create
+
+    def uninstall(self) -> None:
+        """Put moderngl's and glcontext's own functions back; trampolines pass straight through."""
+        for (module, attribute), original in self._originals.items():
+            setattr(module, attribute, original)
+        self._originals = {}
+        self.trampolines.detach()
