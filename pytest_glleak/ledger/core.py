@@ -119,7 +119,7 @@ class Ledger:
         self._interceptor = Interceptor(self._handlers())
         self._interceptor.install()
         self._glfw.install()
-        self._bindings()
+        self.hook_bindings()
         sites.refresh_skipped()  # now that OpenGL (and glfw) are imported
 
     def uninstall(self) -> None:
@@ -131,8 +131,8 @@ class Ledger:
         self._moderngl.uninstall()
         self._pyglet.uninstall()
 
-    def _bindings(self) -> None:
-        """Hook moderngl and pyglet once something has imported them (checked at every mark())."""
+    def hook_bindings(self) -> None:
+        """Hook moderngl and pyglet if something has imported them (also checked at every mark())."""
         modules = sys.modules
         fresh = False
         if not self._moderngl.installed and "moderngl" in modules:
@@ -312,7 +312,7 @@ class Ledger:
         if not self._glfw.installed and self._interceptor is not None and "glfw" in sys.modules:
             self._glfw.install()
         if self._interceptor is not None:
-            self._bindings()
+            self.hook_bindings()
         self._seq += 1  # a mark owns its sequence number, so two marks never share a snapshot
         self._marks[self._seq] = (dict(self._created), dict(self._deleted))
         if len(self._marks) > 4096:
