@@ -53,7 +53,7 @@ def test_moderngl_context_fixture_works_in_fifty_tests_and_sees_leaks(pytester: 
     line = _line(pytester, "test_fixture.py", "FIXTURE-LEAK")
     result.stdout.fnmatch_lines(
         [
-            "*1 texture created at test_fixture.py:{} in test_kept_texture_leaks*".format(line),
+            f"*1 texture created at test_fixture.py:{line} in test_kept_texture_leaks*",
             "LEAKED test_fixture.py::test_kept_texture_leaks - leaked 1 texture*",
         ]
     )
