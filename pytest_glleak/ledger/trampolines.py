@@ -138,13 +138,19 @@ def _adapter(name: str) -> Adapter | None:
         if shape != "array":
             return None
 
+        uint_arrays: dict[int, Any] = {}
+
         def names_at(args: tuple[Any, ...]) -> tuple[Any, ...]:
             pointer = args[names_index]
-            count = int(args[count_index] or 0)
+            count = args[count_index]
             values = list(args)
-            values[names_index] = (
-                list((ctypes.c_uint * count).from_address(pointer)) if pointer and count > 0 else []
-            )
+            if pointer and count > 0:
+                array_type = uint_arrays.get(count)
+                if array_type is None:
+                    array_type = uint_arrays[count] = ctypes.c_uint * count
+                values[names_index] = array_type.from_address(pointer)
+            else:
+                values[names_index] = ()
             return tuple(values)
 
         return names_at

@@ -22,7 +22,7 @@ def test_moderngl_standalone_objects_kept_alive_leak_with_kind_and_line(
     pytester.copy_example("moderngl/test_standalone.py")
     xdist = ("-n", str(workers), "-p", "xdist") if workers else ()
     result = pytester.runpytest("-p", "no:randomly", *xdist)
-    result.assert_outcomes(passed=2, errors=3)
+    result.assert_outcomes(passed=3, errors=3)
     name = "test_standalone.py"
     result.stdout.fnmatch_lines_random(
         [
@@ -63,7 +63,7 @@ def test_moderngl_hooks_are_off_without_the_ledger_and_contexts_still_work(pytes
     pytest.importorskip("moderngl")
     pytester.copy_example("moderngl/test_standalone.py")
     result = pytester.runpytest("-p", "no:randomly", "--glleak-mode=off")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
 
 
 def test_pyglet_headless_texture_kept_leaks_with_line_deleted_is_clean(pytester: pytest.Pytester) -> None:

@@ -16,6 +16,18 @@ def ctx():
     context.release()
 
 
+@pytest.fixture(scope="module")
+def atlas(ctx):
+    texture = ctx.texture((32, 32), 4)  # the module fixture's, not the first test's
+    yield texture
+    texture.release()
+
+
+@pytest.mark.no_gl_leak
+def test_wider_fixture_object_is_not_the_tests(atlas):
+    assert atlas.size == (32, 32)
+
+
 @pytest.mark.no_gl_leak
 def test_texture_kept(ctx):
     KEEP.append(ctx.texture((64, 64), 4))  # TEXTURE-LEAK
