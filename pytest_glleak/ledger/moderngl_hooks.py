@@ -9,7 +9,9 @@ for the create/delete/storage/label entry points, whatever the backend. Hook poi
 moderngl at call time: ``moderngl.mgl.create_context`` (the ``context=`` path) and glcontext's
 ``default_backend``/``get_backend_by_name`` (every other path). Contexts moderngl creates itself
 (standalone, share) are registered with the ledger, in the share group of the context current at
-creation for ``share=True``, and forgotten at ``ctx.release()``. No pytest imports.
+creation for ``share=True``, and forgotten at ``ctx.release()``. The ``moderngl.Context`` factory
+methods are wrapped too, only to label the record of what they made with its moderngl type and shape
+(``moderngl.Texture 64x64 RGBA8``) when nothing labelled it already. No pytest imports.
 """
 
 from __future__ import annotations
@@ -24,6 +26,29 @@ if TYPE_CHECKING:
     from pytest_glleak.ledger.core import Ledger
 
 __all__ = ["LedgerLoader", "ModernglHooks"]
+
+#: Context factory method -> the ledger kind of what it returns (the object's ``glo``).
+_FACTORIES: dict[str, str] = {
+    "texture": "texture",
+    "texture_array": "texture",
+    "texture3d": "texture",
+    "texture_cube": "texture",
+    "depth_texture": "texture",
+    "depth_texture_cube": "texture",
+    "buffer": "buffer",
+    "framebuffer": "framebuffer",
+    "simple_framebuffer": "framebuffer",
+    "renderbuffer": "renderbuffer",
+    "depth_renderbuffer": "renderbuffer",
+    "program": "program",
+    "compute_shader": "program",
+    "vertex_array": "vertex_array",
+    "simple_vertex_array": "vertex_array",
+    "sampler": "sampler",
+}
+_CHANNELS = {1: "R", 2: "RG", 3: "RGB", 4: "RGBA"}
+_DTYPES = {"f1": "8", "f2": "16F", "f4": "32F", "u1": "8UI", "u2": "16UI", "u4": "32UI"}
+_DTYPES.update({"i1": "8I", "i2": "16I", "i4": "32I"})
 
 #: glcontext modes in which the backend creates (and at release destroys) a context of its own.
 _OWNING_MODES = frozenset(["standalone", "share"])
@@ -115,6 +140,7 @@ class ModernglHooks:
             return hooks.wrap_backend(get_backend_by_name(*args, **kwargs))
 
         self._originals = {
+            **self._wrap_factories(sys.modules["moderngl"].Context),
             (mgl, "create_context"): create_context,
             (glcontext, "default_backend"): default_backend,
             (glcontext, "get_backend_by_name"): get_backend_by_name,
@@ -122,6 +148,33 @@ class ModernglHooks:
         mgl.create_context = create_context_hook
         glcontext.default_backend = default_backend_hook
         glcontext.get_backend_by_name = get_backend_by_name_hook
+
+    def _wrap_factories(self, context_class: type) -> dict[tuple[Any, str], Any]:
+        """Label what each factory method made (where nothing labelled it): its moderngl type."""
+        ledger = self.ledger
+        originals: dict[tuple[Any, str], Any] = {}
+        for method_name, kind in _FACTORIES.items():
+            original = context_class.__dict__.get(method_name)
+            if original is None or not callable(original):
+                continue
+
+            def factory(*args: Any, __original: Any = original, __kind: str = kind, **kwargs: Any) -> Any:
+                made = __original(*args, **kwargs)
+                try:
+                    name = made.glo
+                    if type(name) is int and name > 0:
+                        record = ledger._live.get(ledger._key(__kind, name, ledger._entry()))
+                        if record is not None and record.label is None:
+                            record.label = describe(made)
+                except Exception:  # a label is a nicety: never break the user's call for it
+                    pass
+                return made
+
+            factory.__name__ = method_name
+            factory.__doc__ = getattr(original, "__doc__", None)
+            originals[(context_class, method_name)] = original
+            setattr(context_class, method_name, factory)
+        return originals
 
     def wrap_backend(self, backend: Any) -> Any:
         """A glcontext backend factory whose contexts are :class:`LedgerLoader` objects."""
@@ -155,3 +208,21 @@ class ModernglHooks:
             setattr(module, attribute, original)
         self._originals = {}
         self.trampolines.detach()
+
+
+def describe(made: Any) -> str:
+    """``moderngl.Texture 64x64 RGBA8``, ``moderngl.Buffer 4096 bytes``: a moderngl object in words."""
+    type_name = f"moderngl.{type(made).__name__}"
+    size = getattr(made, "size", None)
+    if type_name == "moderngl.Buffer" and isinstance(size, int):
+        return f"{type_name} {size} bytes"
+    parts = [type_name]
+    if isinstance(size, tuple) and size:
+        parts.append("x".join(str(extent) for extent in size))
+    components = getattr(made, "components", None)
+    dtype = getattr(made, "dtype", None)
+    if getattr(made, "depth", False) is True:
+        parts.append("DEPTH")
+    elif isinstance(components, int) and isinstance(dtype, str) and components in _CHANNELS:
+        parts.append(_CHANNELS[components] + _DTYPES.get(dtype, dtype))
+    return " ".join(parts)
