@@ -1,4 +1,8 @@
-"""pyglet in headless (EGL) mode: a texture kept alive leaks with its line; a deleted one is clean."""
+"""pyglet in headless (EGL) mode: objects kept alive leak with their line; deleted ones are clean.
+
+test_every_kind_kept runs first: pyglet deletes some objects late (its "doomed" lists, emptied at the
+next switch), and a late delete of a recycled name would end an object made after it.
+"""
 
 import pyglet
 
@@ -19,6 +23,23 @@ def window():
 
 
 @pytest.mark.no_gl_leak
+def test_every_kind_kept(window):
+    from pyglet.graphics.shader import Shader, ShaderProgram
+    from pyglet.graphics.vertexarray import VertexArray
+    from pyglet.graphics.vertexbuffer import BufferObject
+    from pyglet.image.buffer import Framebuffer
+
+    vertex = Shader("#version 330 core\nvoid main() { gl_Position = vec4(0.0); }", "vertex")
+    fragment = Shader("#version 330 core\nout vec4 c;\nvoid main() { c = vec4(1.0); }", "fragment")
+    KEEP.append(BufferObject(256))  # BUFFER-LEAK
+    KEEP.append(Framebuffer())  # FRAMEBUFFER-LEAK
+    KEEP.append(ShaderProgram(vertex, fragment))  # PROGRAM-LEAK
+    KEEP.append(VertexArray())  # VAO-LEAK
+    vertex.delete()
+    fragment.delete()
+
+
+@pytest.mark.no_gl_leak
 def test_texture_kept(window):
     KEEP.append(pyglet.image.Texture.create(64, 64))  # TEXTURE-LEAK
 
@@ -35,3 +56,4 @@ def test_buffer_deleted_is_clean(window):
 
     buffer = BufferObject(1024)
     buffer.delete()
+
