@@ -119,6 +119,7 @@ class Ledger:
         self._interceptor = Interceptor(self._handlers())
         self._interceptor.install()
         self._glfw.install()
+        self._moderngl.install()  # glcontext now, when installed: a moderngl imported later is seen
         self.hook_bindings()
         sites.refresh_skipped()  # now that OpenGL (and glfw) are imported
 

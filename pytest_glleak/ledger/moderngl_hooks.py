@@ -20,6 +20,7 @@ import importlib
 import sys
 from typing import TYPE_CHECKING, Any
 
+from pytest_glleak import sites
 from pytest_glleak.ledger.trampolines import Trampolines
 
 if TYPE_CHECKING:
@@ -101,27 +102,52 @@ class ModernglHooks:
         self.ledger = ledger
         self.trampolines = Trampolines(ledger)
         self._originals: dict[tuple[Any, str], Any] = {}
+        self._glcontext_hooked = False
+        self._moderngl_hooked = False
 
     @property
     def installed(self) -> bool:
-        """Whether moderngl's hook points are replaced now."""
-        return bool(self._originals)
+        """Whether moderngl's own hook points are replaced now (glcontext's may be, earlier)."""
+        return self._moderngl_hooked
 
     def install(self) -> None:
-        """Wrap moderngl's hook points, if something has imported moderngl (a no-op when installed)."""
-        if self._originals or "moderngl" not in sys.modules:
-            return
+        """Wrap glcontext's backend factories if glcontext is installed (it is cheap to import, and
+        covers a moderngl imported later, inside a test), and moderngl's own hook points if something
+        has imported moderngl. Each part is done once."""
+        if not self._glcontext_hooked:
+            self._hook_glcontext()
+        if not self._moderngl_hooked and "moderngl" in sys.modules:
+            self._hook_moderngl()
+
+    def _hook_glcontext(self) -> None:
         try:
             import glcontext
+        except ImportError:
+            return
+        hooks = self
+        default_backend = glcontext.default_backend
+        get_backend_by_name = glcontext.get_backend_by_name
 
+        def default_backend_hook(*args: Any, **kwargs: Any) -> Any:
+            return hooks.wrap_backend(default_backend(*args, **kwargs))
+
+        def get_backend_by_name_hook(*args: Any, **kwargs: Any) -> Any:
+            return hooks.wrap_backend(get_backend_by_name(*args, **kwargs))
+
+        self.trampolines.attach()
+        self._originals[(glcontext, "default_backend")] = default_backend
+        self._originals[(glcontext, "get_backend_by_name")] = get_backend_by_name
+        glcontext.default_backend = default_backend_hook
+        glcontext.get_backend_by_name = get_backend_by_name_hook
+        self._glcontext_hooked = True
+
+    def _hook_moderngl(self) -> None:
+        try:
             mgl: Any = importlib.import_module("moderngl.mgl")
         except ImportError:
             return
-        self.trampolines.attach()
         hooks = self
         create_context = mgl.create_context
-        default_backend = glcontext.default_backend
-        get_backend_by_name = glcontext.get_backend_by_name
 
         def create_context_hook(*args: Any, **kwargs: Any) -> Any:
             loader = kwargs.get("context")
@@ -133,21 +159,11 @@ class ModernglHooks:
                 return result
             return create_context(*args, **kwargs)
 
-        def default_backend_hook(*args: Any, **kwargs: Any) -> Any:
-            return hooks.wrap_backend(default_backend(*args, **kwargs))
-
-        def get_backend_by_name_hook(*args: Any, **kwargs: Any) -> Any:
-            return hooks.wrap_backend(get_backend_by_name(*args, **kwargs))
-
-        self._originals = {
-            **self._wrap_factories(sys.modules["moderngl"].Context),
-            (mgl, "create_context"): create_context,
-            (glcontext, "default_backend"): default_backend,
-            (glcontext, "get_backend_by_name"): get_backend_by_name,
-        }
+        self.trampolines.attach()
+        self._originals.update(self._wrap_factories(sys.modules["moderngl"].Context))
+        self._originals[(mgl, "create_context")] = create_context
         mgl.create_context = create_context_hook
-        glcontext.default_backend = default_backend_hook
-        glcontext.get_backend_by_name = get_backend_by_name_hook
+        self._moderngl_hooked = True
 
     def _wrap_factories(self, context_class: type) -> dict[tuple[Any, str], Any]:
         """Label what each factory method made (where nothing labelled it): its moderngl type."""
@@ -183,6 +199,11 @@ class ModernglHooks:
         ledger = self.ledger
 
         def create(*args: Any, **kwargs: Any) -> Any:
+            if not self._moderngl_hooked and "moderngl" in sys.modules:
+                # moderngl was imported after the last check (inside a test): hook it now, and let
+                # creation sites skip its frames.
+                self._hook_moderngl()
+                sites.refresh_skipped()
             mode = kwargs.get("mode", "detect")
             parent = int(ledger._current() or 0)
             inner = backend(*args, **kwargs)
@@ -207,6 +228,7 @@ class ModernglHooks:
         for (module, attribute), original in self._originals.items():
             setattr(module, attribute, original)
         self._originals = {}
+        self._glcontext_hooked = self._moderngl_hooked = False
         self.trampolines.detach()
 
 

@@ -59,6 +59,20 @@ def test_moderngl_context_fixture_works_in_fifty_tests_and_sees_leaks(pytester: 
     )
 
 
+def test_moderngl_imported_inside_a_test_is_seen_with_the_users_line(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("moderngl")
+    pytester.copy_example("moderngl/test_late_import.py")
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(errors=1)
+    line = _line(pytester, "test_late_import.py", "LATE-LEAK")
+    result.stdout.fnmatch_lines(
+        [
+            f"*1 texture created at test_late_import.py:{line} in test_imported_inside_the_test*",
+            "*texture 1, label 'moderngl.Texture 8x8 RGBA8', 256 bytes, in call*",
+        ]
+    )
+
+
 def test_moderngl_hooks_are_off_without_the_ledger_and_contexts_still_work(pytester: pytest.Pytester) -> None:
     pytest.importorskip("moderngl")
     pytester.copy_example("moderngl/test_standalone.py")
