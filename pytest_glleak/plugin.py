@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Generator
+from typing import Any
 
 import pytest
 
@@ -41,6 +42,7 @@ from pytest_glleak.settings import Settings, parse_bytes
 settings_key = pytest.StashKey[Settings]()
 provider_key = pytest.StashKey[ContextProvider]()
 ledger_key = pytest.StashKey[Ledger]()
+moderngl_key = pytest.StashKey[Any]()
 images_key = pytest.StashKey[ImageTracker]()
 baseline_key = pytest.StashKey[Baseline | None]()
 internal_key = pytest.StashKey[InternalErrors]()
@@ -169,6 +171,37 @@ def gl_context(pytestconfig: pytest.Config) -> GLContext:
         _unavailable(pytestconfig, exc)
         raise  # unreachable: skip() and fail() raise
     provider.make_current()
+    return context
+
+
+@pytest.fixture(scope="session")
+def moderngl_context(pytestconfig: pytest.Config, gl_context: GLContext) -> Any:
+    """A ``moderngl.Context`` on ``gl_context``: same scope, same context, same reset between tests.
+
+    One ``moderngl.Context`` per process, made with ``moderngl.create_context(context=loader)`` over the
+    plugin's context (its own ``getProcAddress``), so it works in every test, however many ask for it
+    (a bare ``moderngl.create_context()`` remembers its first context and fails on later calls);
+    ``moderngl.get_context()`` returns it too. Objects
+    made through it are in the ledger with their creation line like PyOpenGL ones; its ``fbo`` draws to
+    ``gl_context.framebuffer``. Do not ``release()`` it: the plugin owns the context. Skipped, with the
+    reason, when moderngl is not installed (``pip install pytest-glleak[bindings]``).
+    """
+    moderngl = pytest.importorskip(
+        "moderngl", reason="moderngl_context needs moderngl (pytest-glleak[bindings])"
+    )
+    from pytest_glleak.gl.moderngl_loader import ContextLoader
+
+    cached = pytestconfig.stash.get(moderngl_key, None)
+    if cached is not None and cached[0] is gl_context:
+        return cached[1]
+    ledger = pytestconfig.stash[ledger_key]
+    if ledger.installed:
+        ledger.hook_bindings()  # moderngl was imported just now
+    pytestconfig.stash[provider_key].make_current()
+    context = moderngl.create_context(context=ContextLoader(gl_context), require=330)
+    context.fbo = context.detect_framebuffer(gl_context.framebuffer)
+    context.mglo.fbo = context.fbo.mglo
+    pytestconfig.stash[moderngl_key] = (gl_context, context)
     return context
 
 

@@ -46,11 +46,23 @@ def _module_dirs(names: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def refresh_skipped() -> None:
-    """Recompute the library and runner directories (call after importing OpenGL, glfw or Pillow)."""
+    """Recompute the library and runner directories (call after importing a GL or image library)."""
     global _LIBRARY_PREFIXES, _RUNNER_PREFIXES
     here = os.path.dirname(os.path.abspath(__file__)) + os.sep
     _LIBRARY_PREFIXES = (
-        *_module_dirs(("OpenGL", "OpenGL_accelerate", "ctypes", "numpy", "glfw", "PIL")),
+        *_module_dirs(
+            (
+                "OpenGL",
+                "OpenGL_accelerate",
+                "ctypes",
+                "numpy",
+                "glfw",
+                "PIL",
+                "moderngl",
+                "glcontext",
+                "pyglet",
+            )
+        ),
         here,
         "<frozen ",
         "<__array_function__ internals>",  # NumPy < 1.25 compiles its dispatchers under this name

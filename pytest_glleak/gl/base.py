@@ -114,6 +114,10 @@ class ProcLoader:
         self._get_proc_address = get_proc_address
         self._cache: dict[str, Any] = {}
 
+    def address(self, name: str) -> int:
+        """The raw address of entry point ``name`` (0 when the driver lacks it)."""
+        return int(self._get_proc_address(name) or 0)
+
     def get(self, name: str) -> Any:
         """The typed ctypes function for ``name``, or None when the driver lacks it."""
         try:

@@ -36,6 +36,8 @@ from pytest_glleak.ledger.gl_functions import is_function
 from pytest_glleak.ledger.glfw_hooks import GlfwHooks
 from pytest_glleak.ledger.handlers import build_handlers
 from pytest_glleak.ledger.intercept import Handler, Interceptor
+from pytest_glleak.ledger.moderngl_hooks import ModernglHooks
+from pytest_glleak.ledger.pyglet_hooks import PygletHooks
 from pytest_glleak.ledger.records import (
     DEFERRED,
     LIVE,
@@ -97,6 +99,8 @@ class Ledger:
         #: EGLDisplay of each EGL context created through PyOpenGL: eglTerminate ends them all.
         self._egl_displays: dict[int, int] = {}
         self._glfw = GlfwHooks(self)
+        self._moderngl = ModernglHooks(self)
+        self._pyglet = PygletHooks(self)
         self._interceptor: Interceptor | None = None
         self._current_given = current_context is not None
         self._current: Callable[[], Any] = current_context or _no_context
@@ -129,6 +133,8 @@ class Ledger:
         self._interceptor.install()
         self._glfw.install()
         self._hook_thread_start()
+        self._moderngl.install()  # glcontext now, when installed: a moderngl imported later is seen
+        self.hook_bindings()
         sites.refresh_skipped()  # now that OpenGL (and glfw) are imported
 
     def uninstall(self) -> None:
@@ -137,6 +143,8 @@ class Ledger:
             self._interceptor.uninstall()
             self._interceptor = None
         self._glfw.uninstall()
+        self._moderngl.uninstall()
+        self._pyglet.uninstall()
         if self._thread_start is not None:
             threading.Thread.start = self._thread_start  # type: ignore[method-assign]
             self._thread_start = None
@@ -168,6 +176,19 @@ class Ledger:
         """(owner, test) of the calling thread (not the test thread): who started it, or ("session", "")
         for a thread started before the ledger was installed or behind ``threading``'s back."""
         return self._thread_owners.get(threading.current_thread(), ("session", ""))
+
+    def hook_bindings(self) -> None:
+        """Hook moderngl and pyglet if something has imported them (also checked at every mark())."""
+        modules = sys.modules
+        fresh = False
+        if not self._moderngl.installed and "moderngl" in modules:
+            self._moderngl.install()
+            fresh = True
+        if not self._pyglet.installed and "pyglet.gl" in modules:
+            self._pyglet.install()
+            fresh = True
+        if fresh:
+            sites.refresh_skipped()
 
     @contextmanager
     def suspended(self) -> Iterator[None]:
@@ -349,6 +370,8 @@ class Ledger:
         """
         if not self._glfw.installed and self._interceptor is not None and "glfw" in sys.modules:
             self._glfw.install()
+        if self._interceptor is not None:
+            self.hook_bindings()
         seq = self._seq = self._next_seq()  # a mark owns its number: two marks never share a snapshot
         return Mark(seq, tuple(self._created.values()), tuple(self._deleted.values()))
 

@@ -1,0 +1,137 @@
+"""Cost of the ledger's binding hooks (issue 13): moderngl and pyglet create/delete pairs, on vs off.
+
+Measured against real EGL contexts (Mesa llvmpipe here):
+
+1. moderngl ``ctx.texture((64, 64), 4)`` + ``release()`` (target <= 1.3x): the same pair in a standalone
+   context made before the ledger was installed (real entry points) and in one made after (recording
+   trampolines), alternating batches;
+2. pyglet (headless) ``Texture.create(64, 64)`` + ``delete()``: the same pair with the ledger's errcheck
+   hooks installed and uninstalled, alternating batches.
+
+Reports medians of per-call times over the batches. ``python benchmarks/bench_bindings.py [--quick]
+[--json out.json]`` prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+COLUMNS = ["Measurement", "Hooks off", "Hooks on", "Ratio", "Unit", "Target"]
+
+
+def _per_call(function: Callable[[], None], calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        function()
+    return (time.perf_counter() - start) / calls * 1e6
+
+
+def _alternate(
+    off: Callable[[], None], on: Callable[[], None], calls: int, rounds: int, switch: Callable[[bool], None]
+) -> tuple[float, float]:
+    """Median µs per call of ``off`` and ``on``, in alternating batches after one warm-up batch each."""
+    off_times: list[float] = []
+    on_times: list[float] = []
+    for index in range(rounds + 1):
+        for hooked in (False, True) if index % 2 else (True, False):
+            switch(hooked)
+            elapsed = _per_call(on if hooked else off, calls)
+            if index:
+                (on_times if hooked else off_times).append(elapsed)
+    return statistics.median(off_times), statistics.median(on_times)
+
+
+def bench_moderngl(calls: int, rounds: int) -> dict[str, Any] | None:
+    try:
+        import moderngl
+    except ImportError:
+        return None
+    from pytest_glleak.ledger import Ledger
+
+    plain = moderngl.create_standalone_context(backend="egl")
+    ledger = Ledger()
+    ledger.install()
+    ledger.test, ledger.phase = "bench", "call"
+    hooked = moderngl.create_standalone_context(backend="egl")
+
+    def pair(ctx: Any) -> Callable[[], None]:
+        def run() -> None:
+            ctx.texture((64, 64), 4).release()
+
+        return run
+
+    def switch(on: bool) -> None:
+        (hooked if on else plain).__enter__()
+
+    off_us, on_us = _alternate(pair(plain), pair(hooked), calls, rounds, switch)
+    assert not ledger.live("texture"), "every texture was released: the ledger must agree"
+    ledger.uninstall()
+    hooked.release()
+    plain.release()
+    return {"name": "moderngl texture((64, 64), 4) + release()", "off": off_us, "on": on_us, "target": 1.3}
+
+
+def bench_pyglet(calls: int, rounds: int) -> dict[str, Any] | None:
+    try:
+        import pyglet
+    except ImportError:
+        return None
+    pyglet.options["headless"] = True
+    import pyglet.image
+    import pyglet.window
+
+    from pytest_glleak.ledger import Ledger
+
+    window = pyglet.window.Window(width=16, height=16, visible=False)
+    window.switch_to()
+    ledger = Ledger()
+    ledger.install()
+    ledger.test, ledger.phase = "bench", "call"
+
+    def run() -> None:
+        pyglet.image.Texture.create(64, 64).delete()
+
+    def switch(on: bool) -> None:
+        if on:
+            ledger.install()
+            ledger.hook_bindings()
+        else:
+            ledger.uninstall()
+
+    off_us, on_us = _alternate(run, run, calls, rounds, switch)
+    ledger.uninstall()
+    window.close()
+    return {"name": "pyglet Texture.create(64, 64) + delete()", "off": off_us, "on": on_us, "target": None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    calls, rounds = (200, 5) if args.quick else (1000, 15)
+    rows = [row for row in (bench_moderngl(calls, rounds), bench_pyglet(calls, rounds)) if row is not None]
+    print("| " + " | ".join(COLUMNS) + " |")
+    print("|" + "---|" * len(COLUMNS))
+    for row in rows:
+        ratio = row["on"] / row["off"]
+        target = f"<= {row['target']}x" if row["target"] else "-"
+        cells = [row["name"], f"{row['off']:.1f}", f"{row['on']:.1f}", f"{ratio:.2f}x", "µs per pair", target]
+        print("| " + " | ".join(cells) + " |")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""moderngl and pyglet objects in the ledger, end to end in real EGL: kind, creation line, clean twins."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+
+def _line(pytester: pytest.Pytester, name: str, tag: str) -> int:
+    text = (pytester.path / name).read_text()
+    return next(number for number, line in enumerate(text.splitlines(), 1) if tag in line)
+
+
+@pytest.mark.parametrize(
+    "workers", [0, pytest.param(2, marks=pytest.mark.xdist)], ids=["in-process", "xdist-2"]
+)
+def test_moderngl_standalone_objects_kept_alive_leak_with_kind_and_line(
+    pytester: pytest.Pytester, workers: int
+) -> None:
+    pytest.importorskip("moderngl")
+    pytester.copy_example("moderngl/test_standalone.py")
+    xdist = ("-n", str(workers), "-p", "xdist") if workers else ()
+    result = pytester.runpytest("-p", "no:randomly", *xdist)
+    result.assert_outcomes(passed=3, errors=3)
+    name = "test_standalone.py"
+    result.stdout.fnmatch_lines_random(
+        [
+            f"*LEAKED {name}::test_texture_kept - leaked 1 texture*",
+            f"*LEAKED {name}::test_buffer_kept - leaked 1 buffer*",
+            f"*LEAKED {name}::test_framebuffer_kept - leaked 1 framebuffer*",
+        ]
+    )
+    if not workers:
+        result.stdout.fnmatch_lines_random(
+            [
+                f"*1 texture created at {name}:{_line(pytester, name, 'TEXTURE-LEAK')} in test_texture_kept*",
+                f"*1 buffer created at {name}:{_line(pytester, name, 'BUFFER-LEAK')} in test_buffer_kept*",
+                f"*1 framebuffer created at {name}:{_line(pytester, name, 'FRAMEBUFFER-LEAK')} in test_framebuffer_kept*",
+                "*texture *, label 'moderngl.Texture 64x64 RGBA8', 16.0 KiB, in call*",
+                "*buffer 1, label 'moderngl.Buffer 4096 bytes', 4.0 KiB, in call*",
+            ]
+        )
+    result.stdout.no_fnmatch_line("*test_released_is_clean*LEAKED*")
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+
+
+def test_moderngl_context_fixture_works_in_fifty_tests_and_sees_leaks(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("moderngl")
+    pytester.copy_example("moderngl/test_fixture.py")
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=51, errors=1)
+    line = _line(pytester, "test_fixture.py", "FIXTURE-LEAK")
+    result.stdout.fnmatch_lines(
+        [
+            f"*1 texture created at test_fixture.py:{line} in test_kept_texture_leaks*",
+            "LEAKED test_fixture.py::test_kept_texture_leaks - leaked 1 texture*",
+        ]
+    )
+
+
+def test_moderngl_imported_inside_a_test_is_seen_with_the_users_line(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("moderngl")
+    pytester.copy_example("moderngl/test_late_import.py")
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(errors=1)
+    line = _line(pytester, "test_late_import.py", "LATE-LEAK")
+    result.stdout.fnmatch_lines(
+        [
+            f"*1 texture created at test_late_import.py:{line} in test_imported_inside_the_test*",
+            "*texture 1, label 'moderngl.Texture 8x8 RGBA8', 256 bytes, in call*",
+        ]
+    )
+
+
+def test_moderngl_hooks_are_off_without_the_ledger_and_contexts_still_work(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("moderngl")
+    pytester.copy_example("moderngl/test_standalone.py")
+    result = pytester.runpytest("-p", "no:randomly", "--glleak-mode=off")
+    result.assert_outcomes(passed=6)
+
+
+def test_pyglet_headless_texture_kept_leaks_with_line_deleted_is_clean(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("pyglet")
+    pytester.copy_example("pyglet/test_headless.py")
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2, errors=2)
+    name = "test_headless.py"
+    result.stdout.fnmatch_lines_random(
+        [
+            f"*1 texture created at {name}:{_line(pytester, name, 'TEXTURE-LEAK')} in test_texture_kept*",
+            f"LEAKED {name}::test_texture_kept - leaked 1 texture*",
+            f"*1 buffer created at {name}:{_line(pytester, name, 'BUFFER-LEAK')} in test_every_kind_kept*",
+            f"*1 framebuffer created at {name}:{_line(pytester, name, 'FRAMEBUFFER-LEAK')} in test_every_kind_kept*",
+            f"*1 program created at {name}:{_line(pytester, name, 'PROGRAM-LEAK')} in test_every_kind_kept*",
+            f"*1 vertex_array created at {name}:{_line(pytester, name, 'VAO-LEAK')} in test_every_kind_kept*",
+        ]
+    )
+
+
+@pytest.mark.slow
+def test_hundred_clean_pyglet_tests_pass_in_mode_all(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("pyglet")
+    pytester.copy_example("pyglet/test_clean.py")
+    result = pytester.runpytest("-p", "no:randomly", "--glleak-mode=all")
+    result.assert_outcomes(passed=100)
+
+
+@pytest.mark.slow
+def test_two_hundred_clean_moderngl_tests_pass_in_mode_all(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("moderngl")
+    pytester.makepyfile(
+        test_clean=textwrap.dedent(
+            """
+            import moderngl
+            import pytest
+
+            CTX = moderngl.create_standalone_context(backend="egl")
+
+
+            @pytest.mark.parametrize("index", range(100))
+            def test_standalone(index):
+                texture = CTX.texture((16, 16), 4)
+                buffer = CTX.buffer(reserve=256 + index)
+                fbo = CTX.framebuffer(color_attachments=[texture])
+                fbo.use()
+                CTX.clear(0.0, 1.0, 0.0, 1.0)
+                for obj in (fbo, buffer, texture):
+                    obj.release()
+
+
+            @pytest.mark.parametrize("index", range(100))
+            def test_fixture(moderngl_context, index):
+                ctx = moderngl_context
+                program = ctx.program(
+                    vertex_shader="#version 330\\nin vec2 p;\\nvoid main() { gl_Position = vec4(p, 0.0, 1.0); }",
+                    fragment_shader="#version 330\\nout vec4 c;\\nvoid main() { c = vec4(1.0); }",
+                )
+                buffer = ctx.buffer(b"\\x00" * 24)
+                vao = ctx.vertex_array(program, [(buffer, "2f", "p")])
+                sampler = ctx.sampler()
+                texture = ctx.texture((4, 4), 1)
+                for obj in (vao, program, buffer, sampler, texture):
+                    obj.release()
+            """
+        )
+    )
+    result = pytester.runpytest("-p", "no:randomly", "--glleak-mode=all")
+    result.assert_outcomes(passed=200)
