@@ -77,8 +77,11 @@ def capture(depth: int, frame: FrameType | None = None) -> Site:
         return EMPTY_SITE
     if frame is None:
         frame = sys._getframe(1)
+    start = frame
+    # The hot path (one call per recorded GL call) collects two ints per user frame and nothing else;
+    # the site itself (code objects and offsets) is built on an intern-table miss only.
     identity: list[int] = []
-    collected: list[object] = []
+    append = identity.append
     remaining = depth
     classes = _frame_class
     while frame is not None:
@@ -86,12 +89,9 @@ def capture(depth: int, frame: FrameType | None = None) -> Site:
         found = classes.get(code.co_filename)
         if found is None:
             found = _classify(code.co_filename)
-        if found == USER:
-            offset = frame.f_lasti
-            identity.append(id(code))
-            identity.append(offset)
-            collected.append(code)
-            collected.append(offset)
+        if not found:  # USER
+            append(id(code))
+            append(frame.f_lasti)
             remaining -= 1
             if not remaining:
                 break
@@ -101,9 +101,21 @@ def capture(depth: int, frame: FrameType | None = None) -> Site:
     key = tuple(identity)
     site = _interned.get(key)
     if site is None:
-        site = _interned[key] = tuple(collected)
+        site = _interned[key] = _collect(start, len(identity) // 2)
         _by_id[id(site)] = site
     return site
+
+
+def _collect(frame: FrameType | None, count: int) -> Site:
+    collected: list[object] = []
+    while frame is not None and count:
+        code = frame.f_code
+        if classify(code.co_filename) == USER:
+            collected.append(code)
+            collected.append(frame.f_lasti)
+            count -= 1
+        frame = frame.f_back
+    return tuple(collected)
 
 
 def line_of(code: CodeType, offset: int) -> int:
