@@ -362,6 +362,8 @@ def _gil_keeping(function: Any, restype: Any = None) -> Any:
     """The C function behind a typed ctypes ``function``, re-bound as a ``PYFUNCTYPE`` with no
     argtypes (plain ints and None go as C ints and NULL), so the call keeps the GIL."""
     address = ctypes.cast(function, ctypes.c_void_p).value
+    if not address:
+        raise ContextUnavailable("a GL entry point has no address")
     return ctypes.PYFUNCTYPE(restype)(address)
 
 
