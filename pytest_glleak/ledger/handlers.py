@@ -105,7 +105,7 @@ def create_array_handler(
         else:
             context = handle
             base = namespace_bits | (entry.own_slot << SLOT_SHIFT)
-        site = capture(ledger.stack_depth, getframe(1))
+        site = capture(ledger.stack_depth, getframe(2))  # from the hooked call's caller on
         test, phase, owner = ledger.test, ledger.phase, ledger.owner
         seq = first = ledger._seq
         for name in names:
