@@ -10,7 +10,7 @@ Measured against a real EGL context (Mesa llvmpipe here):
 5. ``leaks_since`` over 100,000 live records: a typical verdict (10 new objects), and every record
    leaked with and without the glIs* confirmation (target < 100 ms).
 
-Timings alternate off/on batches and report medians of per-call times over the batches.
+Timings alternate off/on batches and report medians of per-call CPU times (process time) over the batches.
 
 ``python benchmarks/bench_ledger.py [--quick] [--json out.json]`` prints a markdown table.
 """
@@ -36,10 +36,12 @@ COLUMNS = ["Measurement", "Hooks off", "Hooks on", "Ratio", "Unit", "Target", "M
 
 
 def _per_call(function: Callable[[], None], calls: int) -> float:
-    start = time.perf_counter()
+    # CPU time of this process, not wall time: on a shared machine the time the process spends
+    # descheduled would land on whichever configuration ran then.
+    start = time.process_time()
     for _ in range(calls):
         function()
-    return (time.perf_counter() - start) / calls * 1e6
+    return (time.process_time() - start) / calls * 1e6
 
 
 def _side_by_side(ledger: Any, function: Callable[[], None], calls: int, rounds: int) -> tuple[float, float]:

@@ -181,6 +181,9 @@ class GLContext:
         self.destroyed = False
         self._fbo_renderbuffers: tuple[int, int] | None = None
         self._texture_units = 16
+        self._reset_key: tuple[Any, ...] | None = None
+        self._reset_calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        self._get_error: Callable[[], int] = int
 
     # Backends implement these four.
     def make_current(self) -> None:
@@ -215,6 +218,7 @@ class GLContext:
         self._fbo_renderbuffers = None
         self.framebuffer = 0
         self.share_group = next(_share_groups)
+        self._reset_key = None  # the new context's functions are resolved again
         self._rebuild()
         self.destroyed = False
 
@@ -246,6 +250,7 @@ class GLContext:
         self._texture_units = max(1, min(units.value, 32))
         if needs_fbo:
             self._create_default_framebuffer()
+        self._reset_key = None
         self.reset_state()
 
     def _create_default_framebuffer(self) -> None:
@@ -271,41 +276,63 @@ class GLContext:
 
         Returns the error codes that were pending (a test left GL in an error state).
         """
-        gl = self.gl
+        key = (id(self.gl), self.framebuffer, self.width, self.height, self.version_info, self._texture_units)
+        if self._reset_key != key:
+            self._reset_calls, self._get_error = self._reset_program()
+            self._reset_key = key
+        get_error = self._get_error
         errors = []
         for _ in range(16):
-            code = gl.glGetError()
+            code = get_error()
             if code == GL_NO_ERROR:
                 break
             errors.append(int(code))
-        gl.glUseProgram(0)
-        gl.glBindVertexArray(0)
-        pipeline = gl.get("glBindProgramPipeline")
-        if pipeline is not None and self.version_info >= (4, 1):
-            pipeline(0)
-        if self.version_info >= (4, 0):
-            gl.glBindTransformFeedback(GL_TRANSFORM_FEEDBACK, 0)
-        for target in BUFFER_TARGETS:
-            gl.glBindBuffer(target, 0)
-        if self.version_info >= (4, 4):
-            for target in INDEXED_BUFFER_TARGETS:
-                gl.glBindBuffersBase(target, 0, 8, None)
-            gl.glBindTextures(0, self._texture_units, None)
-            gl.glBindSamplers(0, self._texture_units, None)
-        else:
-            for unit in range(self._texture_units):
-                gl.glActiveTexture(GL_TEXTURE0 + unit)
-                gl.glBindTexture(GL_TEXTURE_2D, 0)
-        gl.glActiveTexture(GL_TEXTURE0)
-        gl.glBindRenderbuffer(GL_RENDERBUFFER, 0)
-        gl.glBindFramebuffer(GL_FRAMEBUFFER, self.framebuffer)
-        gl.glPixelStorei(GL_UNPACK_ALIGNMENT, 4)
-        gl.glPixelStorei(GL_PACK_ALIGNMENT, 4)
-        gl.glViewport(0, 0, self.width, self.height)
+        for function, arguments in self._reset_calls:
+            function(*arguments)
         # Unbinding through calls that the version does not support would itself raise errors.
-        while gl.glGetError() != GL_NO_ERROR and len(errors) < 64:
+        while get_error() != GL_NO_ERROR and len(errors) < 64:
             pass
         return errors
+
+    def _reset_program(self) -> tuple[list[tuple[Callable[..., Any], tuple[Any, ...]]], Callable[[], int]]:
+        """The calls :meth:`reset_state` makes, as GIL-keeping functions with their plain-int arguments.
+
+        Built once per context (and again after :meth:`rebuild`): a bare function pointer with no
+        argtypes that keeps the GIL costs a fraction of a typed ``CFUNCTYPE`` call, and the reset is
+        some 35 calls per test.
+        """
+        gl = self.gl
+        calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+
+        def add(function: Any, *arguments: Any) -> None:
+            calls.append((_gil_keeping(function), arguments))
+
+        add(gl.glUseProgram, 0)
+        add(gl.glBindVertexArray, 0)
+        pipeline = gl.get("glBindProgramPipeline")
+        if pipeline is not None and self.version_info >= (4, 1):
+            add(pipeline, 0)
+        if self.version_info >= (4, 0):
+            add(gl.glBindTransformFeedback, GL_TRANSFORM_FEEDBACK, 0)
+        for target in BUFFER_TARGETS:
+            add(gl.glBindBuffer, target, 0)
+        if self.version_info >= (4, 4):
+            for target in INDEXED_BUFFER_TARGETS:
+                add(gl.glBindBuffersBase, target, 0, 8, None)
+            add(gl.glBindTextures, 0, self._texture_units, None)
+            add(gl.glBindSamplers, 0, self._texture_units, None)
+        else:
+            for unit in range(self._texture_units):
+                add(gl.glActiveTexture, GL_TEXTURE0 + unit)
+                add(gl.glBindTexture, GL_TEXTURE_2D, 0)
+        add(gl.glActiveTexture, GL_TEXTURE0)
+        add(gl.glBindRenderbuffer, GL_RENDERBUFFER, 0)
+        add(gl.glBindFramebuffer, GL_FRAMEBUFFER, self.framebuffer)
+        add(gl.glPixelStorei, GL_UNPACK_ALIGNMENT, 4)
+        add(gl.glPixelStorei, GL_PACK_ALIGNMENT, 4)
+        add(gl.glViewport, 0, 0, self.width, self.height)
+        get_error: Callable[[], int] = _gil_keeping(gl.glGetError, ctypes.c_uint32)
+        return calls, get_error
 
     def destroy(self) -> None:
         """Destroy the context and its framebuffer. Safe to call twice."""
@@ -333,6 +360,15 @@ class GLContext:
 
     def __repr__(self) -> str:
         return f"<GLContext {self.describe()}>"
+
+
+def _gil_keeping(function: Any, restype: Any = None) -> Any:
+    """The C function behind a typed ctypes ``function``, re-bound as a ``PYFUNCTYPE`` with no
+    argtypes (plain ints and None go as C ints and NULL), so the call keeps the GIL."""
+    address = ctypes.cast(function, ctypes.c_void_p).value
+    if not address:
+        raise ContextUnavailable("a GL entry point has no address")
+    return ctypes.PYFUNCTYPE(restype)(address)
 
 
 def _string(value: bytes | None) -> str:

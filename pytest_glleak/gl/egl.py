@@ -80,6 +80,11 @@ INSTALL_HINT = (
 _vp = ctypes.c_void_p
 
 
+# Thread-local reads asked on every test (make current, lost): called without releasing the GIL, which
+# costs more than the call itself.
+_GIL_KEEPING = frozenset(("eglGetCurrentContext", "eglQueryContext", "eglGetError"))
+
+
 class _EGL:
     """The libEGL entry points the plugin needs, typed once."""
 
@@ -122,6 +127,11 @@ class _EGL:
             fn = getattr(lib, name)
             fn.restype = restype
             fn.argtypes = argtypes
+            if name in _GIL_KEEPING:
+                address = ctypes.cast(fn, ctypes.c_void_p).value
+                if address:
+                    factory: Any = ctypes.PYFUNCTYPE
+                    fn = factory(restype, *argtypes)(address)
             setattr(self, name, fn)
         self.client_extensions = set((self.eglQueryString(None, EGL_EXTENSIONS) or b"").decode().split())
 

@@ -32,7 +32,7 @@ from pytest_glleak.gl.current import switched
 from pytest_glleak.ledger import confirm as confirming
 from pytest_glleak.ledger import registry, sweep
 from pytest_glleak.ledger.contexts import ContextEntry, ContextRegistry
-from pytest_glleak.ledger.gl_functions import is_function
+from pytest_glleak.ledger.gl_functions import current_context_function, is_function
 from pytest_glleak.ledger.glfw_hooks import GlfwHooks
 from pytest_glleak.ledger.handlers import build_handlers
 from pytest_glleak.ledger.intercept import Handler, Interceptor
@@ -128,7 +128,9 @@ class Ledger:
         import OpenGL.platform as platform
 
         if not self._current_given:
-            self._current = _current_context_function(platform.PLATFORM)
+            # PyOpenGL's own where it returns a pointer (EGL through the plugin's loader where it does
+            # not), re-bound so that the call keeps the GIL.
+            self._current = current_context_function(_current_context_function(platform.PLATFORM))
         self._interceptor = Interceptor(self._handlers())
         self._interceptor.install()
         self._glfw.install()
@@ -224,9 +226,10 @@ class Ledger:
         dead_slots = self._context_registry.remove(handle)
         if not dead_slots:
             return
-        self._live = {
-            key: record for key, record in self._live.items() if key >> SLOT_SHIFT not in dead_slots
-        }
+        # In place: the recording handlers hold this very dict.
+        live = self._live
+        for key in [key for key in live if key >> SLOT_SHIFT in dead_slots]:
+            del live[key]
 
     def attach_context(self, context: Any) -> int:
         """Register one of the plugin's :class:`~pytest_glleak.gl.GLContext` objects (any backend).
@@ -267,7 +270,9 @@ class Ledger:
                 record.key = key
                 record.context = group
             moved[key] = record
-        self._live = moved
+        # In place: the recording handlers hold this very dict.
+        self._live.clear()
+        self._live.update(moved)
 
     def _entry(self) -> ContextEntry:
         handle = self._current() or 0

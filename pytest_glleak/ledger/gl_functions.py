@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import ctypes
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from pytest_glleak.ledger import registry
 
-__all__ = ["DELETERS", "bound_object", "gl_function", "is_function"]
+__all__ = ["DELETERS", "bound_object", "current_context_function", "gl_function", "is_function"]
 
 #: kind -> the GL function that deletes one object of it (cleanup of leaked objects).
 DELETERS = {
@@ -36,24 +37,64 @@ _GL_FUNCTIONS: dict[str, Any] = {}
 _BOUND_VALUE = ctypes.c_int32()
 _BOUND_POINTER = ctypes.pointer(_BOUND_VALUE)
 _GET_INTEGER: list[Any] = []
+# The base class of every ctypes foreign function (not exported under a public name).
+_C_FUNCTION_POINTER: type = ctypes.CFUNCTYPE(None).__mro__[1]
 
 
 def bound_object(query: int) -> int:
-    """glGetIntegerv(query) through a bare ctypes function: the name bound to a target now."""
+    """glGetIntegerv(query): the name bound to a target now, in the current context.
+
+    Called on every bind-to-edit storage call, so through a bare function pointer with no argtypes (the
+    enum goes as a C int, the pointer as is) that keeps the GIL: a plain ctypes call releases and
+    re-takes it, which costs more than the query.
+    """
     if not _GET_INTEGER:
-        try:
-            function = platform().GL.glGetIntegerv
-            function.restype = None
-            function.argtypes = [ctypes.c_uint32, ctypes.POINTER(ctypes.c_int32)]
-        except Exception:
-            function = None
-        _GET_INTEGER.append(function)
+        _GET_INTEGER.append(_gil_keeping(_platform_gl("glGetIntegerv"), None))
     function = _GET_INTEGER[0]
     if function is None:
         return 0
     _BOUND_VALUE.value = 0
     function(query, _BOUND_POINTER)
     return _BOUND_VALUE.value & 0xFFFFFFFF
+
+
+def current_context_function(platform_function: Callable[[], Any]) -> Callable[[], Any]:
+    """PyOpenGL's ``eglGetCurrentContext``/``glXGetCurrentContext`` re-bound to keep the GIL.
+
+    The ledger asks it on every recorded GL call; the thread-local read behind it is cheaper than the
+    GIL release and re-take of a plain ctypes call. The platform's own function is kept when its address
+    cannot be taken or the two disagree.
+    """
+    bare = _gil_keeping(platform_function, ctypes.c_void_p)
+    if bare is None:
+        return platform_function
+    try:
+        if (bare() or 0) != (platform_function() or 0):
+            return platform_function
+    except Exception:
+        return platform_function
+    return cast("Callable[[], Any]", bare)
+
+
+def _platform_gl(name: str) -> Any:
+    try:
+        return getattr(platform().GL, name)
+    except Exception:
+        return None
+
+
+def _gil_keeping(function: Any, restype: Any) -> Any:
+    """The C function behind ctypes ``function`` as a ``PYFUNCTYPE`` (no GIL release), or None."""
+    if not isinstance(function, _C_FUNCTION_POINTER):
+        return None
+    pointer: Any = function
+    try:
+        address = ctypes.cast(pointer, ctypes.c_void_p).value
+    except Exception:
+        return None
+    if not address:
+        return None
+    return ctypes.PYFUNCTYPE(restype)(address)
 
 
 _IS_FUNCTIONS: dict[str, Any] = {}

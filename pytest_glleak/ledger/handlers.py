@@ -7,26 +7,35 @@ does no lookups beyond what it must.
 
 from __future__ import annotations
 
+import ctypes
+import sys
 from typing import TYPE_CHECKING, Any
+
+import numpy
 
 from pytest_glleak.ledger import registry
 from pytest_glleak.ledger.args import StorageSpec, as_count, as_name, as_names, as_pointer, label_text
 from pytest_glleak.ledger.gl_functions import bound_object
 from pytest_glleak.ledger.intercept import Handler
 from pytest_glleak.ledger.records import (
+    DEFERRED,
     LIVE,
-    NAME_BITS,
     NAME_MASK,
-    NAMESPACE,
+    NAMESPACE_BITS,
     RESERVABLE,
     RESERVED,
+    SHARED,
     SLOT_SHIFT,
+    LiveObject,
 )
+from pytest_glleak.sites import capture
 
 if TYPE_CHECKING:
     from pytest_glleak.ledger.core import Ledger
 
 __all__ = ["build_handlers"]
+
+_ndarray = numpy.ndarray
 
 
 def build_handlers(ledger: Ledger) -> dict[str, Handler]:
@@ -49,12 +58,7 @@ def create_handler(
 ) -> Handler:
     add = ledger._add
     if shape == "array":
-        state = RESERVED if function_name.startswith("glGen") and kind in RESERVABLE else LIVE
-
-        def on_create_array(args: tuple[Any, ...], result: Any) -> None:
-            add(kind, as_names(args[names_index], as_count(args[count_index])), state)
-
-        return on_create_array
+        return create_array_handler(ledger, function_name, kind, count_index, names_index)
     if shape == "range":
 
         def on_create_range(args: tuple[Any, ...], result: Any) -> None:
@@ -70,9 +74,58 @@ def create_handler(
     return on_create_return
 
 
+def create_array_handler(
+    ledger: Ledger, function_name: str, kind: str, count_index: int, names_index: int
+) -> Handler:
+    """glGen*/glCreate*: the hottest handler, with :meth:`Ledger._add` inlined and the names read
+    without the generic normaliser for the shape PyOpenGL passes (a NumPy array and an int count)."""
+    state = RESERVED if function_name.startswith("glGen") and kind in RESERVABLE else LIVE
+    shared = kind in SHARED
+    namespace_bits = NAMESPACE_BITS[kind]
+    live = ledger._live  # never reassigned: context changes edit it in place
+    created = ledger._created
+    contexts = ledger._contexts
+    register = ledger._register
+    current = ledger._current
+    getframe = sys._getframe
+    ndarray = _ndarray
+
+    def on_create_array(args: tuple[Any, ...], result: Any) -> None:
+        value = args[names_index]
+        count = args[count_index]
+        if type(value) is ndarray and type(count) is int:
+            names: list[int] = value.ravel().tolist()[:count] if count >= 0 else []
+        else:
+            names = as_names(value, as_count(count))
+        handle = current() or 0
+        entry = contexts.get(handle) or register(handle, None)
+        if shared:
+            context = entry.group
+            base = namespace_bits | (entry.group_slot << SLOT_SHIFT)
+        else:
+            context = handle
+            base = namespace_bits | (entry.own_slot << SLOT_SHIFT)
+        site = capture(ledger.stack_depth, getframe(2))  # from the hooked call's caller on
+        test, phase, owner = ledger.test, ledger.phase, ledger.owner
+        seq = first = ledger._seq
+        for name in names:
+            if name:
+                key = base | (name & NAME_MASK)
+                if key in live:  # a name the ledger thought alive came back: the old object is gone
+                    del live[key]
+                seq += 1
+                live[key] = LiveObject(key, kind, context, seq, test, phase, owner, site, state)
+        created[kind] += seq - first
+        ledger._seq = seq
+
+    return on_create_array
+
+
 def delete_handler(ledger: Ledger, kind: str, shape: str, count_index: int, names_index: int) -> Handler:
     remove = ledger._remove
     if shape == "array":
+        if kind not in DEFERRED:
+            return delete_array_handler(ledger, kind, count_index, names_index)
 
         def on_delete_array(args: tuple[Any, ...], result: Any) -> None:
             if len(args) == 1:  # glDeleteTextures(ids) through a wrapper that passed only the array
@@ -97,18 +150,53 @@ def delete_handler(ledger: Ledger, kind: str, shape: str, count_index: int, name
     return on_delete_single
 
 
+def delete_array_handler(ledger: Ledger, kind: str, count_index: int, names_index: int) -> Handler:
+    """glDelete* of every kind but shaders and programs (never deferred): :meth:`Ledger._remove`
+    inlined, names read directly from the ctypes array PyOpenGL passes."""
+    shared = kind in SHARED
+    namespace_bits = NAMESPACE_BITS[kind]
+    live = ledger._live
+    deleted = ledger._deleted
+    contexts = ledger._contexts
+    register = ledger._register
+    current = ledger._current
+    c_array = ctypes.Array
+
+    def on_delete_array(args: tuple[Any, ...], result: Any) -> None:
+        if len(args) == 1:  # glDeleteTextures(ids) through a wrapper that passed only the array
+            names = as_names(args[0], -1)
+        else:
+            value = args[names_index]
+            count = args[count_index]
+            if type(count) is int and count >= 0 and isinstance(value, c_array):
+                names = value[:count]
+            else:
+                names = as_names(value, as_count(count))
+        handle = current() or 0
+        entry = contexts.get(handle) or register(handle, None)
+        base = namespace_bits | ((entry.group_slot if shared else entry.own_slot) << SLOT_SHIFT)
+        for name in names:
+            if name and live.pop(base | (name & NAME_MASK), None) is not None:
+                deleted[kind] += 1
+
+    return on_delete_array
+
+
 def storage_handler(ledger: Ledger, function_name: str, kind: str, positions: dict[str, int]) -> Handler:
     spec = StorageSpec(kind, positions)
     extract = spec.extract
     is_image = spec.is_image
+    target_at, level_at = spec.target_at, spec.level_at
     target_index = positions.get("target", -1)
     object_index = positions.get("object", -1)
     binding_queries = registry.BINDING_QUERY.get(kind, {})
-    namespace_bits = NAMESPACE[kind] << NAME_BITS
+    namespace_bits = NAMESPACE_BITS[kind]
     contexts = ledger._contexts
+    register = ledger._register
+    live = ledger._live
+    current = ledger._current
 
     def on_storage(args: tuple[Any, ...], result: Any) -> None:
-        handle = ledger._current() or 0
         if object_index >= 0:
             name = args[object_index]
             if type(name) is not int:
@@ -120,17 +208,18 @@ def storage_handler(ledger: Ledger, function_name: str, kind: str, positions: di
             name = bound_object(query)
         if not name:
             return
-        entry = contexts.get(handle) or ledger._register(handle, None)
-        key = (name & NAME_MASK) | namespace_bits | (entry.group_slot << SLOT_SHIFT)
-        record = ledger._live.get(key)
+        handle = current() or 0
+        entry = contexts.get(handle) or register(handle, None)
+        record = live.get((name & NAME_MASK) | namespace_bits | (entry.group_slot << SLOT_SHIFT))
         if record is None:
             return
         record.state = LIVE
         values = extract(args)
         if is_image:
-            levels = record.storage if type(record.storage) is dict else {}
-            levels[(values[spec.target_at], values[spec.level_at])] = (spec, values)
-            record.storage = levels
+            levels = record.storage
+            if type(levels) is not dict:
+                levels = record.storage = {}
+            levels[(values[target_at], values[level_at])] = (spec, values)
         else:
             record.storage = (spec, values)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -431,3 +432,37 @@ def test_unconfirmed_records_are_never_called_never_bound() -> None:
     assert finding.get("unconfirmed") is True
     assert "unconfirmed" in format_gl_leaks([finding])
     assert "never bound" not in format_gl_leaks([finding])
+
+
+def test_generated_handlers_record_the_shapes_pyopengl_passes_across_context_changes() -> None:
+    """The glGen*/glDelete*/storage handlers (the hooks' hot path, inlined) record into the very table
+    the ledger reads, also after a context was destroyed or regrouped (edited in place, not replaced)."""
+    from pytest_glleak.ledger.handlers import build_handlers
+
+    ledger, current = make_ledger(0xA)
+    handlers = build_handlers(ledger)
+
+    def hooked(name: str) -> Callable[..., None]:
+        # As the interceptor's hooked call does: the handler is called one frame below user code.
+        return lambda *args: handlers[name](args, None)
+
+    gen, delete, storage = hooked("glGenTextures"), hooked("glDeleteTextures"), hooked("glTextureStorage2D")
+    mark = ledger.mark()
+    gen(2, np.array([4, 5], np.uint32))
+    gen(1, [6])  # a shape other than a NumPy array goes through the general normaliser
+    delete(1, (ctypes.c_uint * 1)(4))
+    storage(5, 1, 0x8058, 8, 8)
+    assert [(r.name, r.reserved_only) for r in ledger.leaks_since(mark)] == [(5, False), (6, True)]
+    assert ledger.live()[0].nbytes == 8 * 8 * 4
+    assert ledger.created_since(mark) == {"texture": 3} and ledger.deleted_since(mark) == {"texture": 1}
+    assert ledger.leaks_since(mark)[0].site  # a creation site was captured
+
+    current.handle = 0xB
+    gen(1, np.array([7], np.uint32))
+    ledger.context_destroyed(0xA)  # A's share group dies with it: 5 and 6 go
+    gen(1, np.array([8], np.uint32))
+    assert sorted(r.name for r in ledger.leaks_since(mark)) == [7, 8]
+    ledger.context_created(0xB, share_group=9)  # regrouped: the records move to group 9
+    delete(1, (ctypes.c_uint * 1)(7))
+    gen(1, np.array([9], np.uint32))
+    assert [(r.name, r.context) for r in ledger.leaks_since(mark)] == [(8, 9), (9, 9)]
