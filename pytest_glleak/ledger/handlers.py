@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from threading import get_ident
 from typing import TYPE_CHECKING, Any
 
 import numpy
@@ -106,17 +107,26 @@ def create_array_handler(
             context = handle
             base = namespace_bits | (entry.own_slot << SLOT_SHIFT)
         site = capture(ledger.stack_depth, getframe(2))  # from the hooked call's caller on
-        test, phase, owner = ledger.test, ledger.phase, ledger.owner
-        seq = first = ledger._seq
+        thread = get_ident()
+        if thread == ledger.test_thread:
+            test, phase, owner = ledger.test, ledger.phase, ledger.owner
+        else:  # another thread's objects belong to whoever started it (see Ledger._add)
+            owner, test = ledger._thread_owner()
+            phase = "thread"
+        next_seq = ledger._next_seq
+        added = 0
+        seq = 0
         for name in names:
             if name:
                 key = base | (name & NAME_MASK)
                 if key in live:  # a name the ledger thought alive came back: the old object is gone
                     del live[key]
-                seq += 1
-                live[key] = LiveObject(key, kind, context, seq, test, phase, owner, site, state)
-        created[kind] += seq - first
-        ledger._seq = seq
+                seq = next_seq()
+                live[key] = LiveObject(key, kind, context, seq, test, phase, owner, site, state, thread)
+                added += 1
+        if added:
+            created[kind] += added
+            ledger._seq = seq
 
     return on_create_array
 
