@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
-#: Schema version of the findings and of the JSON report built from them.
-FINDINGS_VERSION = 1
+#: Schema version of the findings and of the JSON report built from them. Version 2: creation-site
+#: ``file`` paths are relative to the pytest rootdir (absolute only outside it; the part after
+#: ``site-packages`` for installed packages) instead of absolute, and the report gained ``created``,
+#: ``plugin_version``, ``pytest_version``, ``args`` and ``duration_s``.
+FINDINGS_VERSION = 2
 
 #: The 13 GL object kinds, in report order (the ledger's generated registry lists the same, in the same
 #: order; a test checks it). Spelled out here so the data model depends on nothing.

@@ -6,6 +6,7 @@ arrive as plain builtins on teardown reports (``report.glleak``), so both cases 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,9 +19,9 @@ from pytest_glleak.report import baseline as baseline_module
 from pytest_glleak.report.atomic import write_text_atomic
 from pytest_glleak.report.html import render_html
 from pytest_glleak.report.json_report import build_json, write_json
-from pytest_glleak.report.run import RunReport, collect_environment
+from pytest_glleak.report.run import RunReport, collect_environment, utc_now
 from pytest_glleak.report.terminal import terminal_lines
-from pytest_glleak.report.text import LEAKED
+from pytest_glleak.report.text import GREW, LEAKED
 from pytest_glleak.runner import LEAK_SECTION
 from pytest_glleak.settings import Settings
 from pytest_glleak.verdict import FAILING, outcome_of
@@ -67,12 +68,13 @@ class ReportCollector:
         self._written: list[str] = []
         self._write_errors: list[str] = []
         self._ran: list[str] = []
+        self._started = time.monotonic()
 
     # --- per-test ----------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
         # A checked test's status is decided after its teardown: its passing call report is not
-        # counted, its teardown report is (PASSED, or LEAKED when the check failed it). Counts and
+        # counted, its teardown report is (PASSED, or LEAKED / GREW when the check failed it). Counts and
         # durations stay pytest's own: nothing is removed from the terminal reporter's stats.
         if not getattr(report, "glleak_deferred", False):
             return None
@@ -80,6 +82,9 @@ class ReportCollector:
             return "", "", ""
         if report.when == "teardown":
             if getattr(report, "glleak_failed", False):
+                findings = getattr(report, "glleak", None) or {}
+                if findings.get("verdict") == "grew":
+                    return "error", "G", GREW  # memory growth alone: one word for it everywhere
                 return "error", "L", LEAKED
             if report.passed:
                 return "passed", ".", "PASSED"
@@ -123,6 +128,10 @@ class ReportCollector:
             findings, outcome, process_rss=getattr(report, "glleak_rss", None), worker=_worker(report)
         )
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self._started = time.monotonic()
+        self.run.created = utc_now()
+
     # --- end of run -------------------------------------------------------------------------------
     def pytest_keyboard_interrupt(self) -> None:
         self.run.partial = True
@@ -144,6 +153,9 @@ class ReportCollector:
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             self.run.partial = True
         self.run.environment = self._environment()
+        self.run.duration_s = time.monotonic() - self._started
+        self.run.args = [str(arg) for arg in self.config.invocation_params.args]
+        self.run.pytest_version = pytest.__version__
         self.run.internal_errors = self.internal.count
         if self.internal.count and self.settings.strict_internal and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
