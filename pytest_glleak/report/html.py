@@ -143,7 +143,7 @@ def render_chart(sequence: Sequence[Mapping[str, Any]], width: int = 800) -> str
     parts = [
         f'<svg role="img" class="chart-svg" viewBox="0 0 {width} {height}" '
         'preserveAspectRatio="xMinYMin meet" font-size="12" font-family="sans-serif">',
-        "<title>Leaked objects and memory over the sequence of tests</title>",
+        f"<title>Leaked objects{' and memory' if memory_panel else ''} over the sequence of tests</title>",
     ]
     if count == 0:
         parts.append(f'<text x="{left}" y="{top + 20}">no tests were recorded</text></svg>')
@@ -456,7 +456,9 @@ def _details(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
                 f"<th>created at (innermost first)</th></tr>{''.join(rows)}</table>"
             )
         figures = ", ".join(
-            _memory_figure(key, value) for key, value in sorted(memory.items()) if isinstance(value, int)
+            _memory_figure(key, value)
+            for key, value in sorted(memory.items(), key=lambda pair: _FIGURE_ORDER.get(pair[0], 99))
+            if isinstance(value, int)
         )
         extra = f"<p>memory: {_e(figures)}</p>" if figures else ""
         crashed = "<p>The worker crashed while running this test.</p>" if _status(test) == "crashed" else ""
@@ -481,6 +483,9 @@ _FIGURE_NAMES = {
     "fds": "open files",
     "threads": "threads",
 }
+
+
+_FIGURE_ORDER = {key: rank for rank, key in enumerate(_FIGURE_NAMES)}
 
 
 def _memory_figure(key: str, value: int) -> str:
