@@ -14,7 +14,7 @@ from typing import Any
 from pytest_glleak.findings import REPORTED_VERDICTS
 from pytest_glleak.report.run import leak_count
 from pytest_glleak.report.sites import site_sentence, site_text
-from pytest_glleak.report.text import count_phrase, format_bytes, kind_phrase, kinds_text
+from pytest_glleak.report.text import count_phrase, format_bytes, kind_name, kind_phrase, kinds_text
 
 WORST_SHOWN = 5
 _NOTABLE = (*REPORTED_VERDICTS, "crashed")
@@ -48,7 +48,8 @@ details{background:#fff;border:1px solid #d5d9df;border-radius:6px;margin:6px 0;
 summary{cursor:pointer;font-weight:600}
 .muted{color:#5a6472}.chart{background:#fff;border:1px solid #d5d9df;border-radius:8px;padding:6px}
 .chart-svg{display:block;width:100%;height:auto;max-width:1100px}
-.toggle{margin:4px 0 8px;display:inline-block}#hide-clean:checked ~ table tr.clean{display:none}
+.toggle{margin:4px 0 8px;display:inline-block}#hide-clean:checked ~ .scroll tr.clean{display:none}
+.scroll{overflow-x:auto;max-width:100%}
 .legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:11px;height:11px;
 margin-right:4px;vertical-align:-1px}
 """
@@ -157,7 +158,7 @@ def render_chart(sequence: Sequence[Mapping[str, Any]], width: int = 800) -> str
     def frame(y0: int, label: str, maximum: float, right_label: str | None, right_max: float | None) -> None:
         parts.append(
             f'<rect x="{left}" y="{y0}" width="{plot_width}" height="{panel}" fill="#fbfcfd" '
-            'stroke="#c9ced6"/>'
+            'stroke="#aab4c8" shape-rendering="crispEdges"/>'
         )
         parts.append(f'<text x="{left}" y="{y0 - 8}" font-weight="bold">{_e(label)}</text>')
         for fraction in (0.0, 0.5, 1.0):
@@ -392,7 +393,8 @@ def _test_table(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
         '<input type="checkbox" id="hide-clean">'
         f'<label class="toggle" for="hide-clean"> hide the {_e(count_phrase(clean, "clean test"))}</label>'
     )
-    return f'<section id="tests"><h2>Tests</h2>{toggle}<table>{head}{"".join(rows)}</table></section>'
+    table = f'<div class="scroll"><table>{head}{"".join(rows)}</table></div>'
+    return f'<section id="tests"><h2>Tests</h2>{toggle}{table}</section>'
 
 
 def _site_table(doc: Mapping[str, Any]) -> str:
@@ -405,13 +407,14 @@ def _site_table(doc: Mapping[str, Any]) -> str:
             for nodeid in sorted(site.get("nodeids", []), key=natural_key)
         )
         rows.append(
-            f'<tr><td>{_e(site["kind"])}</td><td class="num">{_e(site["count"])}</td>'
+            f'<tr><td>{_e(kind_name(site["kind"]))}</td><td class="num">{_e(site["count"])}</td>'
             f'<td class="num">{_e(format_bytes(site["bytes"]))}</td>'
             f'<td class="num">{_e(site["tests"])}</td>'
             f"<td><code>{_e(where)}</code><details><summary>tests</summary><ul>{nodeids}</ul></details></td></tr>"
         )
     body = "".join(rows) or '<tr><td colspan="5">no leaks</td></tr>'
-    return f'<section id="sites"><h2>Creation sites</h2><table>{head}{body}</table></section>'
+    table = f'<div class="scroll"><table>{head}{body}</table></div>'
+    return f'<section id="sites"><h2>Creation sites</h2>{table}</section>'
 
 
 def _stack(frames: Iterable[Mapping[str, Any]]) -> str:
@@ -432,7 +435,7 @@ def _details(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
             name = f"name {item['name']}" if "name" in item else "GL object"
             described = f"{name}{label} (created in {item.get('phase')}{extra})"
             rows.append(
-                f"<tr><td>{_e(item.get('kind'))}</td><td>{_e(described)}</td>"
+                f"<tr><td>{_e(kind_name(str(item.get('kind'))))}</td><td>{_e(described)}</td>"
                 f'<td class="num">{_e(format_bytes(item.get("bytes", 0)))}</td>'
                 f"<td>{_stack(item.get('create_site') or [])}</td></tr>"
             )
@@ -444,7 +447,7 @@ def _details(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
             if item.get("held_by"):
                 what += f"; held by {item['held_by']}"
             rows.append(
-                f"<tr><td>{_e(item.get('kind'))}</td><td>{_e(what)}</td>"
+                f"<tr><td>{_e(kind_name(str(item.get('kind'))))}</td><td>{_e(what)}</td>"
                 f'<td class="num">{_e(format_bytes(item.get("bytes", 0)))}</td>'
                 f"<td>{_stack(item.get('create_site') or [])}</td></tr>"
             )

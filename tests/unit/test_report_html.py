@@ -259,10 +259,10 @@ def test_clean_rows_can_be_hidden_without_scripts() -> None:
     page = parse(page_text)
     assert "script" not in page.tags
     assert ("id", "hide-clean") in page.attributes and ("type", "checkbox") in page.attributes
-    assert "#hide-clean:checked ~ table tr.clean{display:none}" in page_text
+    assert "#hide-clean:checked ~ .scroll tr.clean{display:none}" in page_text
     # The checkbox and the table are siblings, the checkbox first, as the ~ selector needs.
     section = page_text.split('<section id="tests">')[1].split("</section>")[0]
-    assert section.index('id="hide-clean"') < section.index("<table>")
+    assert section.index('id="hide-clean"') < section.index('<div class="scroll"><table>')
     assert '<tr class="clean">' in section and "hide the 1 clean test" in words(page)
 
 
