@@ -68,6 +68,7 @@ class ReportCollector:
         self._written: list[str] = []
         self._write_errors: list[str] = []
         self._ran: list[str] = []
+        self._failed_by_check: set[str] = set()
         self._started = time.monotonic()
 
     # --- per-test ----------------------------------------------------------------------------
@@ -89,6 +90,23 @@ class ReportCollector:
             if report.passed:
                 return "passed", ".", "PASSED"
         return None
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[Any]) -> None:
+        """pytest-html: a test the check failed is one Error row, as in the terminal and JUnit.
+
+        pytest-html lists a test's passing call and its failing teardown as two rows (Passed + Error);
+        the call row of a test whose teardown check failed is dropped (an empty ``cells`` list is
+        pytest-html's documented way to drop a row). pytest-html builds a test's rows once its teardown is
+        logged, after :meth:`pytest_runtest_logreport` (``tryfirst``) recorded the verdict.
+        """
+        if (
+            report.when == "call"
+            and report.passed
+            and getattr(report, "glleak_deferred", False)
+            and report.nodeid in self._failed_by_check
+        ):
+            del cells[:]
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -117,6 +135,8 @@ class ReportCollector:
         if findings is None:
             return
         failed_by_check = bool(getattr(report, "glleak_failed", False))
+        if failed_by_check:
+            self._failed_by_check.add(nodeid)
         if findings.get("verdict") in FAILING and not failed_by_check and not report.failed:
             # The test failed for its own reason; pytest shows no section of a passing teardown, so
             # the leaks are printed in the terminal summary.

@@ -156,3 +156,15 @@ def test_paths_are_relative_to_an_explicit_rootdir_from_outside(
         *RUN_ARGS, f"--rootdir={project}", str(project / "tests"), f"--glleak-baseline={baseline}"
     )
     again.assert_outcomes(passed=4)  # every leak and the growth are within the baseline
+
+
+def test_pytest_html_counts_a_leaked_test_as_one_error(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("pytest_html", reason="pytest-html is not installed (pip install pytest-html)")
+    pytester.copy_example("portable")
+    result = pytester.runpytest(*RUN_ARGS, "--html=page.html", "--self-contained-html")
+    result.assert_outcomes(passed=1, errors=3)
+    page = (pytester.path / "page.html").read_text()
+    counts = dict(
+        (word, int(number)) for number, word in re.findall(r'<span class="\w+">(\d+) (\w+),?</span>', page)
+    )
+    assert (counts["Passed"], counts["Errors"], counts["Failed"]) == (1, 3, 0), counts
