@@ -44,7 +44,11 @@ REPORTED_VERDICTS: tuple[Verdict, ...] = (*FAILING_VERDICTS, "known")
 
 
 class Frame(TypedDict):
-    """One frame of a creation site, innermost (the creating call) first."""
+    """One frame of a creation site, innermost (the creating call) first.
+
+    ``file`` is relative to the pytest rootdir, with ``/`` separators (absolute only for files outside
+    it; for an installed package, the part after ``site-packages``).
+    """
 
     file: str
     line: int
