@@ -105,7 +105,7 @@ def test_each_kind_is_caught_with_count_and_creation_line(pytester: pytest.Pytes
     result.assert_outcomes(passed=1, errors=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     line = _create_line(source)
-    result.stdout.fnmatch_lines(["test_kind.py L. *", f"LEAKED test_kind.py::test_leaks - leaked 1 {kind}*"])
+    result.stdout.fnmatch_lines(["test_kind.py L. *", f"LEAKED test_kind.py::test_leaks - leaked 1 {kind.replace('_', ' ')}*"])
     result.stdout.fnmatch_lines([f"*{kind}*test_kind.py:{line} in test_leaks*"])
     tests = _tests_by_name(_json(report))
     leaked = tests["test_leaks"]["gl"]["leaked"]
@@ -162,7 +162,7 @@ def test_leaks_under_xdist_have_the_same_verdicts(pytester: pytest.Pytester) -> 
     distributed = pytester.runpytest("-p", "no:randomly", "-n", "2")
     distributed.assert_outcomes(passed=4, errors=4)
     for kind in ("texture", "buffer", "program", "vertex_array"):
-        distributed.stdout.fnmatch_lines([f"LEAKED test_{kind}.py::test_leaks - leaked 1 {kind}*"])
+        distributed.stdout.fnmatch_lines([f"LEAKED test_{kind}.py::test_leaks - leaked 1 {kind.replace('_', ' ')}*"])
 
 
 def test_gl_semantics(pytester: pytest.Pytester) -> None:
