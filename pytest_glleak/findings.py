@@ -11,8 +11,11 @@ from typing import Literal, TypedDict
 
 from pytest_glleak.ledger.registry import KINDS
 
-#: Schema version of the findings and of the JSON report built from them.
-FINDINGS_VERSION = 1
+#: Schema version of the findings and of the JSON report built from them. Version 2: creation-site
+#: ``file`` paths are relative to the pytest rootdir (absolute only outside it; the part after
+#: ``site-packages`` for installed packages) instead of absolute, and the report gained ``created``,
+#: ``plugin_version``, ``pytest_version``, ``args`` and ``duration_s``.
+FINDINGS_VERSION = 2
 
 #: The 13 GL object kinds, in report order (generated from the Khronos registry).
 GL_KINDS: tuple[str, ...] = KINDS
@@ -28,7 +31,11 @@ REPORTED_VERDICTS: tuple[Verdict, ...] = (*FAILING_VERDICTS, "known")
 
 
 class Frame(TypedDict):
-    """One frame of a creation site, innermost (the creating call) first."""
+    """One frame of a creation site, innermost (the creating call) first.
+
+    ``file`` is relative to the pytest rootdir, with ``/`` separators (absolute only for files outside
+    it; for an installed package, the part after ``site-packages``).
+    """
 
     file: str
     line: int

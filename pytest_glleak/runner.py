@@ -31,12 +31,13 @@ from pytest_glleak.gl import ContextUnavailable
 from pytest_glleak.gl.provider import ContextProvider
 from pytest_glleak.heap import ImageTracker, MemoryBaseline, format_growth_table, steady_state_verdict
 from pytest_glleak.heap.diagnose import growth_diagnosis
-from pytest_glleak.heap.growth import RESOLVABLE_GROWTH, RSS_FLOOR
+from pytest_glleak.heap.growth import RESOLVABLE_GROWTH, RSS_FLOOR, rss_bytes
 from pytest_glleak.ledger import Ledger, LiveObject
 from pytest_glleak.report.baseline import Baseline
 from pytest_glleak.report.growth_text import format_growth_sites
 from pytest_glleak.report.junit import junit_properties
 from pytest_glleak.settings import Settings, with_marker
+from pytest_glleak.sites import make_portable
 from pytest_glleak.verdict import FAILING, Growth, decide
 
 #: The report section that carries leak text when a test failed for its own reason.
@@ -581,6 +582,9 @@ class CheckRunner:
         del item.stash[outcome_key]
         findings = outcome.findings
         report.glleak = findings  # type: ignore[attr-defined]
+        # This process's RSS after the test (one /proc/self/statm read): the HTML memory chart's line
+        # per process (per xdist worker).
+        report.glleak_rss = rss_bytes()  # type: ignore[attr-defined]
         report.user_properties.extend(junit_properties(findings))
         if not outcome.text:
             return
@@ -650,6 +654,7 @@ class CheckRunner:
             findings["checks"] = checks
             return findings, ""
         findings["checks"] = checks
+        make_portable(findings, str(self.config.rootpath))
         growth = None
         if state.growth is not None:
             growth = Growth(

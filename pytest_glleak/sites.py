@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from types import CodeType, FrameType
+from typing import Any
 
 from pytest_glleak.findings import Frame
 
@@ -188,13 +190,59 @@ def format_site(site: Site) -> list[Frame]:
     return [{"file": frame["file"], "line": frame["line"], "function": frame["function"]} for frame in cached]
 
 
-def short_file(path: str) -> str:
-    """A path relative to the working directory when it lies below it, else unchanged."""
+_INSTALLED_MARKERS = ("site-packages", "dist-packages")
+
+
+def portable_path(path: str, root: str | None = None) -> str:
+    """A file path that means the same on every checkout, with ``/`` separators.
+
+    Below ``root`` (the pytest rootdir; default the working directory): relative to it. In an installed
+    package: the part after ``site-packages`` / ``dist-packages``. Otherwise absolute, unchanged.
+    Relative paths (already portable) and pseudo-files such as ``<string>`` are returned as they are.
+    """
+    if not os.path.isabs(path):
+        return path.replace(os.sep, "/")
+    base = os.path.abspath(root if root is not None else os.getcwd())
     try:
-        relative = os.path.relpath(path)
-    except ValueError:
-        return path
-    return path if relative.startswith("..") else relative
+        relative = os.path.relpath(path, base)
+    except ValueError:  # another drive on Windows
+        relative = os.pardir
+    if not relative.startswith(os.pardir):
+        return relative.replace(os.sep, "/")
+    parts = path.replace(os.sep, "/").split("/")
+    for index in range(len(parts) - 1, -1, -1):
+        if parts[index] in _INSTALLED_MARKERS:
+            return "/".join(parts[index + 1 :])
+    return path.replace(os.sep, "/")
+
+
+def make_portable(findings: Mapping[str, Any], root: str) -> None:
+    """Rewrite, in place, every creation-site path of one test's findings with :func:`portable_path`.
+
+    Called once, in the process that ran the test, before the findings travel on its report: the
+    failure text, the JSON and HTML reports, the baseline and CI outputs then all show the same
+    rootdir-relative paths (xdist workers share the controller's rootdir).
+    """
+    frames: list[Any] = []
+    for section in ("gl", "images"):
+        for item in (findings.get(section) or {}).get("leaked") or []:
+            frames.extend(item.get("create_site") or [])
+    memory = findings.get("memory") or {}
+    for site in memory.get("grew_at") or []:  # where memory grew: the site and the stack above it
+        frames.append(site)
+        frames.extend(site.get("stack") or [])
+    for key in ("gl_per_iteration", "images_per_iteration"):
+        for item in memory.get(key) or []:
+            frames.extend(item.get("create_site") or [])
+    for frame in frames:
+        file = frame.get("file")
+        if isinstance(file, str):
+            frame["file"] = portable_path(file, root)
+
+
+def frame_text(frame: Mapping[str, Any]) -> str:
+    """One frame as every report writes it: ``"viewer/render.py:88 in upload()"``."""
+    return f"{frame.get('file', '<unknown>')}:{frame.get('line', 0)} in {frame.get('function', '?')}()"
 
 
 refresh_skipped()

@@ -14,7 +14,8 @@ from typing import Any, Literal, Protocol
 from pytest_glleak.findings import FAILING_VERDICTS, LeakedGLObject, LeakedImage, TestFindings, Verdict
 from pytest_glleak.report.gl_text import format_gl_leaks
 from pytest_glleak.report.image_text import format_image_leaks
-from pytest_glleak.report.text import count_phrase
+from pytest_glleak.report.run import leak_count
+from pytest_glleak.report.text import count_phrase, format_bytes_spelled, kind_phrase
 
 #: Verdicts that fail a test that otherwise passed.
 FAILING: tuple[Verdict, ...] = FAILING_VERDICTS
@@ -112,7 +113,7 @@ def decide(
         summary.append(_count_phrase(image_leaks, "image buffer"))
         texts.append(format_image_leaks(image_leaks))
     if grew and growth is not None:
-        summary.append(f"memory grew {growth.per_iteration:,} bytes per repetition")
+        summary.append(f"memory grew {format_bytes_spelled(growth.per_iteration)} per repetition")
         texts.append(growth.text)
     if not summary:
         findings["verdict"] = "clean"
@@ -145,8 +146,10 @@ _BEFORE_TEARDOWN: dict[str, Outcome] = {
 
 
 def _count_phrase(items: Sequence[Any], noun: str) -> str:
+    # In people's words ("1 Pillow image", "2 NumPy arrays", "3 textures"); Pillow block counters
+    # count as the blocks they stand for.
     by_kind: dict[str, int] = {}
     for entry in items:
-        by_kind[entry["kind"]] = by_kind.get(entry["kind"], 0) + 1
-    parts = [count_phrase(count, kind) for kind, count in by_kind.items()]
+        by_kind[entry["kind"]] = by_kind.get(entry["kind"], 0) + leak_count(entry)
+    parts = [kind_phrase(kind, count) for kind, count in by_kind.items()]
     return ", ".join(parts) if parts else count_phrase(0, noun)

@@ -40,79 +40,222 @@ SUFFIXES = ("ARB", "EXT", "APPLE", "OES", "KHR")
 EXCLUDED = re.compile(r"^gl(Gen|Delete|Is)Programs?(ARB|NV)$|Perf|NV$|NVX$|SGIX$|INTEL$|AMD$|ATI$")
 
 STORAGE_BASES = (
-    "glTexImage1D", "glTexImage2D", "glTexImage3D", "glTexImage2DMultisample", "glTexImage3DMultisample",
-    "glCompressedTexImage1D", "glCompressedTexImage2D", "glCompressedTexImage3D",
-    "glTexStorage1D", "glTexStorage2D", "glTexStorage3D", "glTexStorage2DMultisample",
-    "glTexStorage3DMultisample", "glTextureStorage1D", "glTextureStorage2D", "glTextureStorage3D",
-    "glTextureStorage2DMultisample", "glTextureStorage3DMultisample",
-    "glBufferData", "glNamedBufferData", "glBufferStorage", "glNamedBufferStorage",
-    "glRenderbufferStorage", "glRenderbufferStorageMultisample",
-    "glNamedRenderbufferStorage", "glNamedRenderbufferStorageMultisample",
+    "glTexImage1D",
+    "glTexImage2D",
+    "glTexImage3D",
+    "glTexImage2DMultisample",
+    "glTexImage3DMultisample",
+    "glCompressedTexImage1D",
+    "glCompressedTexImage2D",
+    "glCompressedTexImage3D",
+    "glTexStorage1D",
+    "glTexStorage2D",
+    "glTexStorage3D",
+    "glTexStorage2DMultisample",
+    "glTexStorage3DMultisample",
+    "glTextureStorage1D",
+    "glTextureStorage2D",
+    "glTextureStorage3D",
+    "glTextureStorage2DMultisample",
+    "glTextureStorage3DMultisample",
+    "glBufferData",
+    "glNamedBufferData",
+    "glBufferStorage",
+    "glNamedBufferStorage",
+    "glRenderbufferStorage",
+    "glRenderbufferStorageMultisample",
+    "glNamedRenderbufferStorage",
+    "glNamedRenderbufferStorageMultisample",
 )
 STORAGE_PARAMS = (
-    "target", "level", "levels", "samples", "internalformat", "width", "height", "depth", "format", "type",
-    "size", "imageSize",
+    "target",
+    "level",
+    "levels",
+    "samples",
+    "internalformat",
+    "width",
+    "height",
+    "depth",
+    "format",
+    "type",
+    "size",
+    "imageSize",
 )
 LABEL_CALLS = ("glObjectLabel", "glObjectPtrLabel", "glLabelObjectEXT")
 # KHR_debug object identifiers (and EXT_debug_label types) -> kind.
 LABEL_IDENTIFIERS = {
-    "GL_TEXTURE": "texture", "GL_BUFFER": "buffer", "GL_BUFFER_OBJECT_EXT": "buffer",
-    "GL_RENDERBUFFER": "renderbuffer", "GL_SAMPLER": "sampler", "GL_FRAMEBUFFER": "framebuffer",
-    "GL_VERTEX_ARRAY": "vertex_array", "GL_VERTEX_ARRAY_OBJECT_EXT": "vertex_array",
-    "GL_TRANSFORM_FEEDBACK": "transform_feedback", "GL_PROGRAM_PIPELINE": "program_pipeline",
-    "GL_PROGRAM_PIPELINE_OBJECT_EXT": "program_pipeline", "GL_QUERY": "query", "GL_QUERY_OBJECT_EXT": "query",
-    "GL_SHADER": "shader", "GL_SHADER_OBJECT_EXT": "shader", "GL_PROGRAM": "program",
-    "GL_PROGRAM_OBJECT_EXT": "program", "GL_DISPLAY_LIST": "display_list",
+    "GL_TEXTURE": "texture",
+    "GL_BUFFER": "buffer",
+    "GL_BUFFER_OBJECT_EXT": "buffer",
+    "GL_RENDERBUFFER": "renderbuffer",
+    "GL_SAMPLER": "sampler",
+    "GL_FRAMEBUFFER": "framebuffer",
+    "GL_VERTEX_ARRAY": "vertex_array",
+    "GL_VERTEX_ARRAY_OBJECT_EXT": "vertex_array",
+    "GL_TRANSFORM_FEEDBACK": "transform_feedback",
+    "GL_PROGRAM_PIPELINE": "program_pipeline",
+    "GL_PROGRAM_PIPELINE_OBJECT_EXT": "program_pipeline",
+    "GL_QUERY": "query",
+    "GL_QUERY_OBJECT_EXT": "query",
+    "GL_SHADER": "shader",
+    "GL_SHADER_OBJECT_EXT": "shader",
+    "GL_PROGRAM": "program",
+    "GL_PROGRAM_OBJECT_EXT": "program",
+    "GL_DISPLAY_LIST": "display_list",
 }
 # Bytes per texel of sized internal formats (and the unsized ones glTexImage accepts).
 FORMAT_BYTES = {
-    "GL_R8": 1, "GL_R8_SNORM": 1, "GL_R8I": 1, "GL_R8UI": 1, "GL_RED": 1, "GL_ALPHA": 1, "GL_LUMINANCE": 1,
-    "GL_ALPHA8": 1, "GL_LUMINANCE8": 1, "GL_STENCIL_INDEX8": 1,
-    "GL_R16": 2, "GL_R16F": 2, "GL_R16I": 2, "GL_R16UI": 2, "GL_R16_SNORM": 2, "GL_RG8": 2, "GL_RG8I": 2,
-    "GL_RG8UI": 2, "GL_RG8_SNORM": 2, "GL_RG": 2, "GL_LUMINANCE_ALPHA": 2, "GL_LUMINANCE8_ALPHA8": 2,
-    "GL_RGB565": 2, "GL_RGB5_A1": 2, "GL_RGBA4": 2, "GL_DEPTH_COMPONENT16": 2,
-    "GL_RGB8": 3, "GL_RGB8I": 3, "GL_RGB8UI": 3, "GL_RGB8_SNORM": 3, "GL_SRGB8": 3, "GL_RGB": 3,
-    "GL_DEPTH_COMPONENT24": 3, "GL_DEPTH_COMPONENT": 3,
-    "GL_RGBA8": 4, "GL_RGBA8I": 4, "GL_RGBA8UI": 4, "GL_RGBA8_SNORM": 4, "GL_SRGB8_ALPHA8": 4,
-    "GL_RGBA": 4, "GL_BGRA": 4, "GL_RGB10_A2": 4, "GL_RGB10_A2UI": 4, "GL_R11F_G11F_B10F": 4,
-    "GL_RGB9_E5": 4, "GL_R32F": 4, "GL_R32I": 4, "GL_R32UI": 4, "GL_RG16": 4, "GL_RG16F": 4,
-    "GL_RG16I": 4, "GL_RG16UI": 4, "GL_RG16_SNORM": 4, "GL_DEPTH_COMPONENT32": 4,
-    "GL_DEPTH_COMPONENT32F": 4, "GL_DEPTH24_STENCIL8": 4, "GL_DEPTH_STENCIL": 4,
-    "GL_RGB16": 6, "GL_RGB16F": 6, "GL_RGB16I": 6, "GL_RGB16UI": 6, "GL_RGB16_SNORM": 6,
-    "GL_RGBA16": 8, "GL_RGBA16F": 8, "GL_RGBA16I": 8, "GL_RGBA16UI": 8, "GL_RGBA16_SNORM": 8,
-    "GL_RG32F": 8, "GL_RG32I": 8, "GL_RG32UI": 8, "GL_DEPTH32F_STENCIL8": 8,
-    "GL_RGB32F": 12, "GL_RGB32I": 12, "GL_RGB32UI": 12,
-    "GL_RGBA32F": 16, "GL_RGBA32I": 16, "GL_RGBA32UI": 16,
+    "GL_R8": 1,
+    "GL_R8_SNORM": 1,
+    "GL_R8I": 1,
+    "GL_R8UI": 1,
+    "GL_RED": 1,
+    "GL_ALPHA": 1,
+    "GL_LUMINANCE": 1,
+    "GL_ALPHA8": 1,
+    "GL_LUMINANCE8": 1,
+    "GL_STENCIL_INDEX8": 1,
+    "GL_R16": 2,
+    "GL_R16F": 2,
+    "GL_R16I": 2,
+    "GL_R16UI": 2,
+    "GL_R16_SNORM": 2,
+    "GL_RG8": 2,
+    "GL_RG8I": 2,
+    "GL_RG8UI": 2,
+    "GL_RG8_SNORM": 2,
+    "GL_RG": 2,
+    "GL_LUMINANCE_ALPHA": 2,
+    "GL_LUMINANCE8_ALPHA8": 2,
+    "GL_RGB565": 2,
+    "GL_RGB5_A1": 2,
+    "GL_RGBA4": 2,
+    "GL_DEPTH_COMPONENT16": 2,
+    "GL_RGB8": 3,
+    "GL_RGB8I": 3,
+    "GL_RGB8UI": 3,
+    "GL_RGB8_SNORM": 3,
+    "GL_SRGB8": 3,
+    "GL_RGB": 3,
+    "GL_DEPTH_COMPONENT24": 3,
+    "GL_DEPTH_COMPONENT": 3,
+    "GL_RGBA8": 4,
+    "GL_RGBA8I": 4,
+    "GL_RGBA8UI": 4,
+    "GL_RGBA8_SNORM": 4,
+    "GL_SRGB8_ALPHA8": 4,
+    "GL_RGBA": 4,
+    "GL_BGRA": 4,
+    "GL_RGB10_A2": 4,
+    "GL_RGB10_A2UI": 4,
+    "GL_R11F_G11F_B10F": 4,
+    "GL_RGB9_E5": 4,
+    "GL_R32F": 4,
+    "GL_R32I": 4,
+    "GL_R32UI": 4,
+    "GL_RG16": 4,
+    "GL_RG16F": 4,
+    "GL_RG16I": 4,
+    "GL_RG16UI": 4,
+    "GL_RG16_SNORM": 4,
+    "GL_DEPTH_COMPONENT32": 4,
+    "GL_DEPTH_COMPONENT32F": 4,
+    "GL_DEPTH24_STENCIL8": 4,
+    "GL_DEPTH_STENCIL": 4,
+    "GL_RGB16": 6,
+    "GL_RGB16F": 6,
+    "GL_RGB16I": 6,
+    "GL_RGB16UI": 6,
+    "GL_RGB16_SNORM": 6,
+    "GL_RGBA16": 8,
+    "GL_RGBA16F": 8,
+    "GL_RGBA16I": 8,
+    "GL_RGBA16UI": 8,
+    "GL_RGBA16_SNORM": 8,
+    "GL_RG32F": 8,
+    "GL_RG32I": 8,
+    "GL_RG32UI": 8,
+    "GL_DEPTH32F_STENCIL8": 8,
+    "GL_RGB32F": 12,
+    "GL_RGB32I": 12,
+    "GL_RGB32UI": 12,
+    "GL_RGBA32F": 16,
+    "GL_RGBA32I": 16,
+    "GL_RGBA32UI": 16,
 }
 # Components per pixel of client formats and bytes per component of client types (glTexImage*).
 FORMAT_COMPONENTS = {
-    "GL_RED": 1, "GL_GREEN": 1, "GL_BLUE": 1, "GL_ALPHA": 1, "GL_LUMINANCE": 1, "GL_RED_INTEGER": 1,
-    "GL_DEPTH_COMPONENT": 1, "GL_STENCIL_INDEX": 1, "GL_DEPTH_STENCIL": 1, "GL_RG": 2,
-    "GL_RG_INTEGER": 2, "GL_LUMINANCE_ALPHA": 2, "GL_RGB": 3, "GL_BGR": 3, "GL_RGB_INTEGER": 3,
-    "GL_BGR_INTEGER": 3, "GL_RGBA": 4, "GL_BGRA": 4, "GL_RGBA_INTEGER": 4, "GL_BGRA_INTEGER": 4,
+    "GL_RED": 1,
+    "GL_GREEN": 1,
+    "GL_BLUE": 1,
+    "GL_ALPHA": 1,
+    "GL_LUMINANCE": 1,
+    "GL_RED_INTEGER": 1,
+    "GL_DEPTH_COMPONENT": 1,
+    "GL_STENCIL_INDEX": 1,
+    "GL_DEPTH_STENCIL": 1,
+    "GL_RG": 2,
+    "GL_RG_INTEGER": 2,
+    "GL_LUMINANCE_ALPHA": 2,
+    "GL_RGB": 3,
+    "GL_BGR": 3,
+    "GL_RGB_INTEGER": 3,
+    "GL_BGR_INTEGER": 3,
+    "GL_RGBA": 4,
+    "GL_BGRA": 4,
+    "GL_RGBA_INTEGER": 4,
+    "GL_BGRA_INTEGER": 4,
 }
 TYPE_BYTES = {
-    "GL_UNSIGNED_BYTE": 1, "GL_BYTE": 1, "GL_UNSIGNED_SHORT": 2, "GL_SHORT": 2, "GL_HALF_FLOAT": 2,
-    "GL_UNSIGNED_INT": 4, "GL_INT": 4, "GL_FLOAT": 4,
+    "GL_UNSIGNED_BYTE": 1,
+    "GL_BYTE": 1,
+    "GL_UNSIGNED_SHORT": 2,
+    "GL_SHORT": 2,
+    "GL_HALF_FLOAT": 2,
+    "GL_UNSIGNED_INT": 4,
+    "GL_INT": 4,
+    "GL_FLOAT": 4,
 }
 # Packed types: bytes per whole pixel, whatever the format.
 PACKED_TYPE_BYTES = {
-    "GL_UNSIGNED_BYTE_3_3_2": 1, "GL_UNSIGNED_BYTE_2_3_3_REV": 1, "GL_UNSIGNED_SHORT_5_6_5": 2,
-    "GL_UNSIGNED_SHORT_5_6_5_REV": 2, "GL_UNSIGNED_SHORT_4_4_4_4": 2, "GL_UNSIGNED_SHORT_4_4_4_4_REV": 2,
-    "GL_UNSIGNED_SHORT_5_5_5_1": 2, "GL_UNSIGNED_SHORT_1_5_5_5_REV": 2, "GL_UNSIGNED_INT_8_8_8_8": 4,
-    "GL_UNSIGNED_INT_8_8_8_8_REV": 4, "GL_UNSIGNED_INT_10_10_10_2": 4, "GL_UNSIGNED_INT_2_10_10_10_REV": 4,
-    "GL_UNSIGNED_INT_24_8": 4, "GL_UNSIGNED_INT_10F_11F_11F_REV": 4, "GL_UNSIGNED_INT_5_9_9_9_REV": 4,
+    "GL_UNSIGNED_BYTE_3_3_2": 1,
+    "GL_UNSIGNED_BYTE_2_3_3_REV": 1,
+    "GL_UNSIGNED_SHORT_5_6_5": 2,
+    "GL_UNSIGNED_SHORT_5_6_5_REV": 2,
+    "GL_UNSIGNED_SHORT_4_4_4_4": 2,
+    "GL_UNSIGNED_SHORT_4_4_4_4_REV": 2,
+    "GL_UNSIGNED_SHORT_5_5_5_1": 2,
+    "GL_UNSIGNED_SHORT_1_5_5_5_REV": 2,
+    "GL_UNSIGNED_INT_8_8_8_8": 4,
+    "GL_UNSIGNED_INT_8_8_8_8_REV": 4,
+    "GL_UNSIGNED_INT_10_10_10_2": 4,
+    "GL_UNSIGNED_INT_2_10_10_10_REV": 4,
+    "GL_UNSIGNED_INT_24_8": 4,
+    "GL_UNSIGNED_INT_10F_11F_11F_REV": 4,
+    "GL_UNSIGNED_INT_5_9_9_9_REV": 4,
     "GL_FLOAT_32_UNSIGNED_INT_24_8_REV": 8,
 }
 # Texture image targets -> the binding target they apply to (cube faces share one binding).
 TEXTURE_TARGETS = (
-    "GL_TEXTURE_1D", "GL_TEXTURE_2D", "GL_TEXTURE_3D", "GL_TEXTURE_1D_ARRAY", "GL_TEXTURE_2D_ARRAY",
-    "GL_TEXTURE_RECTANGLE", "GL_TEXTURE_CUBE_MAP", "GL_TEXTURE_CUBE_MAP_ARRAY", "GL_TEXTURE_BUFFER",
-    "GL_TEXTURE_2D_MULTISAMPLE", "GL_TEXTURE_2D_MULTISAMPLE_ARRAY",
+    "GL_TEXTURE_1D",
+    "GL_TEXTURE_2D",
+    "GL_TEXTURE_3D",
+    "GL_TEXTURE_1D_ARRAY",
+    "GL_TEXTURE_2D_ARRAY",
+    "GL_TEXTURE_RECTANGLE",
+    "GL_TEXTURE_CUBE_MAP",
+    "GL_TEXTURE_CUBE_MAP_ARRAY",
+    "GL_TEXTURE_BUFFER",
+    "GL_TEXTURE_2D_MULTISAMPLE",
+    "GL_TEXTURE_2D_MULTISAMPLE_ARRAY",
 )
 CUBE_FACES = (
-    "GL_TEXTURE_CUBE_MAP_POSITIVE_X", "GL_TEXTURE_CUBE_MAP_NEGATIVE_X", "GL_TEXTURE_CUBE_MAP_POSITIVE_Y",
-    "GL_TEXTURE_CUBE_MAP_NEGATIVE_Y", "GL_TEXTURE_CUBE_MAP_POSITIVE_Z", "GL_TEXTURE_CUBE_MAP_NEGATIVE_Z",
+    "GL_TEXTURE_CUBE_MAP_POSITIVE_X",
+    "GL_TEXTURE_CUBE_MAP_NEGATIVE_X",
+    "GL_TEXTURE_CUBE_MAP_POSITIVE_Y",
+    "GL_TEXTURE_CUBE_MAP_NEGATIVE_Y",
+    "GL_TEXTURE_CUBE_MAP_POSITIVE_Z",
+    "GL_TEXTURE_CUBE_MAP_NEGATIVE_Z",
 )
 
 
@@ -168,7 +311,7 @@ def generate(xml_path: Path) -> str:
                     break
             else:
                 if alias_name in ("glCreateShader", "glCreateProgram"):
-                    create[name] = (alias_name[len("glCreate"):].lower(), "return", -1, -1)
+                    create[name] = (alias_name[len("glCreate") :].lower(), "return", -1, -1)
         elif name.startswith("glDelete"):
             for index, cls, length in classes:
                 if cls in CLASS_TO_KIND:
@@ -210,8 +353,11 @@ def generate(xml_path: Path) -> str:
     labels: dict[str, tuple[int, int, int, int]] = {}
     for name in with_aliases(LABEL_CALLS):
         names = _param_names(commands[name])
-        identifier = names.index("identifier") if "identifier" in names else (
-            names.index("type") if "type" in names else -1)
+        identifier = (
+            names.index("identifier")
+            if "identifier" in names
+            else (names.index("type") if "type" in names else -1)
+        )
         object_param = "ptr" if "ptr" in names else ("name" if "identifier" in names else "object")
         obj = names.index(object_param)
         labels[name] = (identifier, obj, names.index("length"), names.index("label"))
@@ -224,7 +370,7 @@ def generate(xml_path: Path) -> str:
     # hooking every bind call: kind -> target -> the binding query enum.
     texture_binding: dict[int, int] = {}
     for name in TEXTURE_TARGETS:
-        query = "GL_TEXTURE_BINDING_" + name[len("GL_TEXTURE_"):]
+        query = "GL_TEXTURE_BINDING_" + name[len("GL_TEXTURE_") :]
         if name in enums and query in enums:
             texture_binding[enums[name]] = enums[query]
     for face in CUBE_FACES:

@@ -36,8 +36,8 @@ from typing import Any
 from pytest_glleak.findings import GL_KINDS, Frame, TestFindings
 from pytest_glleak.report.atomic import write_text_atomic
 from pytest_glleak.report.run import IMAGE_KINDS, gl_leaks, image_leaks, leak_count
-from pytest_glleak.report.sites import portable_path
 from pytest_glleak.report.text import kind_phrase
+from pytest_glleak.sites import portable_path
 
 BASELINE_FORMAT = "pytest-glleak-baseline"
 BASELINE_VERSION = 1

@@ -7,6 +7,7 @@ arrive as plain builtins on teardown reports (``report.glleak``), so both cases 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,9 +22,9 @@ from pytest_glleak.report.github import github_annotations_enabled, step_summary
 from pytest_glleak.report.gitlab import codequality_issues, codequality_text
 from pytest_glleak.report.html import render_html
 from pytest_glleak.report.json_report import build_json, write_json
-from pytest_glleak.report.run import RunReport, collect_environment
+from pytest_glleak.report.run import RunReport, collect_environment, utc_now
 from pytest_glleak.report.terminal import flaky_lines, terminal_lines
-from pytest_glleak.report.text import LEAKED
+from pytest_glleak.report.text import GREW, LEAKED
 from pytest_glleak.runner import LEAK_SECTION, orphan_fixtures_key
 from pytest_glleak.settings import Settings
 from pytest_glleak.verdict import FAILING, outcome_of
@@ -75,12 +76,14 @@ class ReportCollector:
         self._written: list[str] = []
         self._write_errors: list[str] = []
         self._ran: list[str] = []
+        self._failed_by_check: set[str] = set()
+        self._started = time.monotonic()
 
     # --- per-test ----------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
         # A checked test's status is decided after its teardown: its passing call report is not
-        # counted, its teardown report is (PASSED, or LEAKED when the check failed it). Counts and
+        # counted, its teardown report is (PASSED, or LEAKED / GREW when the check failed it). Counts and
         # durations stay pytest's own: nothing is removed from the terminal reporter's stats.
         if not getattr(report, "glleak_deferred", False) or _is_rerun(report):
             return None  # a rerun attempt keeps pytest-rerunfailures' status (R, RERUN)
@@ -88,10 +91,30 @@ class ReportCollector:
             return "", "", ""
         if report.when == "teardown":
             if getattr(report, "glleak_failed", False):
+                findings = getattr(report, "glleak", None) or {}
+                if findings.get("verdict") == "grew":
+                    return "error", "G", GREW  # memory growth alone: one word for it everywhere
                 return "error", "L", LEAKED
             if report.passed:
                 return "passed", ".", "PASSED"
         return None
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[Any]) -> None:
+        """pytest-html: a test the check failed is one Error row, as in the terminal and JUnit.
+
+        pytest-html lists a test's passing call and its failing teardown as two rows (Passed + Error);
+        the call row of a test whose teardown check failed is dropped (an empty ``cells`` list is
+        pytest-html's documented way to drop a row). pytest-html builds a test's rows once its teardown is
+        logged, after :meth:`pytest_runtest_logreport` (``tryfirst``) recorded the verdict.
+        """
+        if (
+            report.when == "call"
+            and report.passed
+            and getattr(report, "glleak_deferred", False)
+            and report.nodeid in self._failed_by_check
+        ):
+            del cells[:]
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -125,6 +148,8 @@ class ReportCollector:
         # A teardown error that is only the leaks of fixtures finalized there is not the test's own.
         fixture_only = bool(getattr(report, "glleak_fixture_failed", False))
         failed_by_check = bool(getattr(report, "glleak_failed", False)) and not fixture_only
+        if failed_by_check:
+            self._failed_by_check.add(nodeid)
         if findings.get("verdict") in FAILING and not failed_by_check and not report.failed:
             # The test failed for its own reason; pytest shows no section of a passing teardown, so
             # the leaks are printed in the terminal summary.
@@ -153,6 +178,10 @@ class ReportCollector:
             return
         self.run.replace(findings, outcome, worker=worker)
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self._started = time.monotonic()
+        self.run.created = utc_now()
+
     # --- end of run -------------------------------------------------------------------------------
     def document(self) -> dict[str, Any]:
         """The run's ``--glleak-json`` document as it stands (for the CI outputs)."""
@@ -178,6 +207,9 @@ class ReportCollector:
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             self.run.partial = True
         self.run.environment = self._environment()
+        self.run.duration_s = time.monotonic() - self._started
+        self.run.args = [str(arg) for arg in self.config.invocation_params.args]
+        self.run.pytest_version = pytest.__version__
         self.run.internal_errors = self.internal.count
         if self.internal.count and self.settings.strict_internal and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR

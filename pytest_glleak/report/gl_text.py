@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pytest_glleak import sites
-from pytest_glleak.findings import Frame, LeakedGLObject
+from pytest_glleak.findings import LeakedGLObject
 from pytest_glleak.report.text import api_kind_phrase, count_phrase, format_bytes_spelled
-
-
-def _frame_text(frame: Frame) -> str:
-    return f"{sites.short_file(frame['file'])}:{frame['line']} in {frame['function']}()"
+from pytest_glleak.sites import frame_text
 
 
 def format_gl_leaks(leaked: list[LeakedGLObject]) -> str:
@@ -38,7 +34,7 @@ def format_gl_leaks(leaked: list[LeakedGLObject]) -> str:
             counts[entry["kind"]] = counts.get(entry["kind"], 0) + 1
         what = ", ".join(api_kind_phrase(kind, count) for kind, count in counts.items())
         frames = entries[0]["create_site"]
-        where = f"created at {_frame_text(frames[0])}" if frames else "created at an unknown site"
+        where = f"created at {frame_text(frames[0])}" if frames else "created at an unknown site"
         lines.append(f"  {what} {where}:")
         for entry in entries:
             name_text = f"{entry['name']:#x}" if entry["kind"] == "sync" else str(entry["name"])
@@ -55,5 +51,5 @@ def format_gl_leaks(leaked: list[LeakedGLObject]) -> str:
             lines.append("    - " + ", ".join(details))
         if len(frames) > 1:
             lines.append("    called from:")
-            lines.extend(f"      {_frame_text(frame)}" for frame in frames[1:])
+            lines.extend(f"      {frame_text(frame)}" for frame in frames[1:])
     return "\n".join(lines)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pytest_glleak.findings import Frame, GLGrowth, GrowthSite, ImageGrowth
 from pytest_glleak.report.text import count_phrase, format_bytes, kind_phrase
-from pytest_glleak.sites import short_file
+from pytest_glleak.sites import portable_path
 
 _NATIVE = "native (a C extension, the GL driver)"
 _MEASURE_NAMES = {
@@ -20,7 +20,7 @@ _MEASURE_NAMES = {
 
 
 def _frame(frame: Frame) -> str:
-    return f"{short_file(frame['file'])}:{frame['line']} in {frame['function']}"
+    return f"{portable_path(frame['file'])}:{frame['line']} in {frame['function']}"
 
 
 def _stack(frames: Sequence[Frame], indent: str) -> list[str]:
@@ -84,7 +84,7 @@ def format_growth_sites(memory: Mapping[str, Any], repeat: int) -> str:
         blocks = count_phrase(int(site["blocks"]), "block")
         lines.append(
             f"  +{format_bytes(site['bytes_per_iteration'])} ({blocks}) [{site['domain']}] "
-            f"{short_file(site['file'])}:{site['line']} in {site['function']}"
+            f"{portable_path(site['file'])}:{site['line']} in {site['function']}"
         )
         lines.extend(f"      called from {_frame(frame)}" for frame in site.get("stack", [])[1:])
     for row in gl_rows:

@@ -7,6 +7,7 @@ the document is escaped. Input is the dict :func:`pytest_glleak.report.json_repo
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ from pytest_glleak.findings import REPORTED_VERDICTS
 from pytest_glleak.report.growth_text import explained_sentence
 from pytest_glleak.report.run import leak_count
 from pytest_glleak.report.sites import site_sentence, site_text
-from pytest_glleak.report.text import count_phrase, format_bytes, kind_phrase, kinds_text
+from pytest_glleak.report.text import count_phrase, format_bytes, kind_name, kind_phrase, kinds_text
 
 WORST_SHOWN = 5
 _NOTABLE = (*REPORTED_VERDICTS, "crashed")
@@ -47,6 +48,9 @@ th.test,td.test{min-width:24em}
 details{background:#fff;border:1px solid #d5d9df;border-radius:6px;margin:6px 0;padding:4px 10px}
 summary{cursor:pointer;font-weight:600}
 .muted{color:#5a6472}.chart{background:#fff;border:1px solid #d5d9df;border-radius:8px;padding:6px}
+.chart-svg{display:block;width:100%;height:auto;max-width:1100px}
+.toggle{margin:4px 0 8px;display:inline-block}#hide-clean:checked ~ .scroll tr.clean{display:none}
+.scroll{overflow-x:auto;max-width:100%}
 .legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:11px;height:11px;
 margin-right:4px;vertical-align:-1px}
 """
@@ -90,6 +94,15 @@ def _status(test: Mapping[str, Any]) -> str:
     return str(test.get("outcome", ""))
 
 
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that orders numbers by value: ``test[2]`` before ``test[10]``."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
+
+
+def _sorted_tests(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return sorted(doc.get("tests") or [], key=lambda test: natural_key(str(test.get("nodeid", ""))))
+
+
 def _anchor(index: int) -> str:
     return f"test-{index}"
 
@@ -109,17 +122,30 @@ def _points(pairs: Sequence[tuple[float, float]]) -> str:
     return " ".join(f"{x:.1f},{y:.1f}" for x, y in pairs)
 
 
-def render_chart(sequence: Sequence[Mapping[str, Any]], width: int = 1100) -> str:
+def _has_memory(sequence: Sequence[Mapping[str, Any]]) -> bool:
+    return any(
+        "process_rss" in point or int(point.get("per_iteration", point.get("rss", 0)) or 0) > 0
+        for point in sequence
+    )
+
+
+def render_chart(sequence: Sequence[Mapping[str, Any]], width: int = 800) -> str:
     """Inline SVG of the run in test order: leaked objects per test (bars) and cumulative (line) on
-    top; memory below (process RSS per worker when sampled, else cumulative per-test growth)."""
-    left, right, panel, gap, top = 70, 70, 150, 60, 24
+    top; memory below (process RSS per worker when sampled, else cumulative per-test growth), only
+    when the run has memory data.
+
+    The SVG scales to its container (``viewBox`` and ``width:100%``): ``width`` is the drawing's own
+    coordinate width, chosen so that its 12-unit text stays readable in an 800 px window.
+    """
+    left, right, panel, gap, top = 64, 64, 150, 60, 24
     plot_width = width - left - right
-    height = top + panel + gap + panel + 34
+    memory_panel = _has_memory(sequence)
+    height = top + panel + 34 + ((gap + panel) if memory_panel else 0)
     count = len(sequence)
     parts = [
-        f'<svg role="img" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-size="11" font-family="sans-serif">',
-        "<title>Leaked objects and memory over the sequence of tests</title>",
+        f'<svg role="img" class="chart-svg" viewBox="0 0 {width} {height}" '
+        'preserveAspectRatio="xMinYMin meet" font-size="12" font-family="sans-serif">',
+        f"<title>Leaked objects{' and memory' if memory_panel else ''} over the sequence of tests</title>",
     ]
     if count == 0:
         parts.append(f'<text x="{left}" y="{top + 20}">no tests were recorded</text></svg>')
@@ -133,7 +159,7 @@ def render_chart(sequence: Sequence[Mapping[str, Any]], width: int = 1100) -> st
     def frame(y0: int, label: str, maximum: float, right_label: str | None, right_max: float | None) -> None:
         parts.append(
             f'<rect x="{left}" y="{y0}" width="{plot_width}" height="{panel}" fill="#fbfcfd" '
-            'stroke="#c9ced6"/>'
+            'stroke="#aab4c8" shape-rendering="crispEdges"/>'
         )
         parts.append(f'<text x="{left}" y="{y0 - 8}" font-weight="bold">{_e(label)}</text>')
         for fraction in (0.0, 0.5, 1.0):
@@ -166,7 +192,8 @@ def render_chart(sequence: Sequence[Mapping[str, Any]], width: int = 1100) -> st
         if gl + images == 0:
             continue
         x = x_of(index) - bar / 2
-        tip = _e(f"{point.get('nodeid', '')}: {gl} GL objects, {images} image buffers")
+        what = f"{count_phrase(gl, 'GL object')}, {count_phrase(images, 'image buffer')}"
+        tip = _e(f"{point.get('nodeid', '')}: {what}")
         base = float(y1 + panel)
         for amount, color in ((gl, _GL_COLOR), (images, _IMAGE_COLOR)):
             if amount:
@@ -181,10 +208,12 @@ def render_chart(sequence: Sequence[Mapping[str, Any]], width: int = 1100) -> st
         f'<polyline fill="none" stroke="{_CUMULATIVE_COLOR}" stroke-width="1.6" points="{_points(line)}"/>'
     )
 
-    # Panel 2: memory.
+    # Panel 2: memory, when there is any.
     y2 = top + panel + gap
     sampled = [p for p in sequence if "process_rss" in p]
-    if sampled:
+    if not memory_panel:
+        y2 = top  # the axis labels go under the leak panel
+    elif sampled:
         series: dict[str, list[tuple[int, int]]] = {}
         for index, point in enumerate(sequence):
             if "process_rss" in point:
@@ -284,10 +313,25 @@ def _severity(test: Mapping[str, Any]) -> tuple[int, int, int]:
 
 
 def _worst(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
-    failing = [test for test in doc.get("tests", []) if _status(test) in _NOTABLE]
-    failing.sort(key=lambda test: (*(-part for part in _severity(test)), str(test.get("nodeid"))))
+    notable = [test for test in _sorted_tests(doc) if _status(test) in _NOTABLE]
+    # Leaks and growth are ranked apart: a test that grew leaks no object, so one list would bury it.
+    leaking = [test for test in notable if _severity(test)[:2] != (0, 0) or _status(test) == "crashed"]
+    leaking.sort(key=lambda test: (-_severity(test)[0], -_severity(test)[1]))
+    growing = [test for test in notable if _status(test) == "grew" or (_memory_growth(test) or 0) > 0]
+    growing.sort(key=lambda test: -(_memory_growth(test) or 0))
+    return (
+        '<section id="worst"><h2>Worst offenders</h2><div class="worst">'
+        f"<div><b>Leaking tests</b><ol>{_worst_rows(leaking, anchors) or '<li>none: no test leaked</li>'}"
+        f"</ol><b>Growing tests</b><ol>{_worst_rows(growing, anchors) or '<li>none: no test grew</li>'}"
+        "</ol></div>"
+        f"<div><b>Creation sites</b><ol>{_worst_sites(doc) or '<li>none</li>'}</ol></div>"
+        "</div></section>"
+    )
+
+
+def _worst_rows(tests: Sequence[Mapping[str, Any]], anchors: Mapping[str, str]) -> str:
     rows = []
-    for test in failing[:WORST_SHOWN]:
+    for test in tests[:WORST_SHOWN]:
         objects, size, growth = _severity(test)
         bits = []
         if objects:
@@ -295,7 +339,8 @@ def _worst(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
         if size:
             bits.append(format_bytes(size))
         if growth:
-            bits.append(f"memory {format_bytes(growth, signed=True)}")
+            per = "/repetition" if "per_iteration" in (test.get("memory") or {}) else ""
+            bits.append(f"memory {format_bytes(growth, signed=True)}{per}")
         if _status(test) == "crashed":
             bits.append("worker crashed")
         nodeid = str(test.get("nodeid", ""))
@@ -303,16 +348,16 @@ def _worst(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
             f'<li><a href="#{anchors.get(nodeid, "")}"><code>{_e(nodeid)}</code></a> '
             f'<span class="muted">[{_e(_status(test))}] {_e("; ".join(bits))}</span></li>'
         )
+    return "".join(rows)
+
+
+def _worst_sites(doc: Mapping[str, Any]) -> str:
     sites = list(doc.get("sites") or [])
     totals: dict[str, int] = {}
     for site in sites:
         totals[site["kind"]] = totals.get(site["kind"], 0) + int(site["count"])
-    site_rows = [f"<li>{_e(site_sentence(site, totals[site['kind']]))}</li>" for site in sites[:WORST_SHOWN]]
-    return (
-        '<section id="worst"><h2>Worst offenders</h2><div class="worst">'
-        f"<div><b>Tests</b><ol>{''.join(rows) or '<li>none: no test leaked or grew</li>'}</ol></div>"
-        f"<div><b>Creation sites</b><ol>{''.join(site_rows) or '<li>none</li>'}</ol></div>"
-        "</div></section>"
+    return "".join(
+        f"<li>{_e(site_sentence(site, totals[site['kind']]))}</li>" for site in sites[:WORST_SHOWN]
     )
 
 
@@ -323,7 +368,7 @@ def _test_table(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
         "<th>notes</th></tr>"
     )
     rows = []
-    for test in doc.get("tests", []):
+    for test in _sorted_tests(doc):
         gl, images = _gl_items(test), _image_items(test)
         memory = test.get("memory") or {}
         nodeid = str(test.get("nodeid", ""))
@@ -344,7 +389,13 @@ def _test_table(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
             f'<td class="num">{_e(heap)}</td>'
             f"<td>{'<br>'.join(_e(note) for note in notes if note)}</td></tr>"
         )
-    return f'<section id="tests"><h2>Tests</h2><table>{head}{"".join(rows)}</table></section>'
+    clean = sum(1 for test in doc.get("tests") or [] if _status(test) == "clean")
+    toggle = (
+        '<input type="checkbox" id="hide-clean">'
+        f'<label class="toggle" for="hide-clean"> hide the {_e(count_phrase(clean, "clean test"))}</label>'
+    )
+    table = f'<div class="scroll"><table>{head}{"".join(rows)}</table></div>'
+    return f'<section id="tests"><h2>Tests</h2>{toggle}{table}</section>'
 
 
 def _site_table(doc: Mapping[str, Any]) -> str:
@@ -352,15 +403,19 @@ def _site_table(doc: Mapping[str, Any]) -> str:
     rows = []
     for site in doc.get("sites") or []:
         where = site_text([{"file": site["file"], "line": site["line"], "function": site["function"]}])
-        nodeids = "".join(f"<li><code>{_e(nodeid)}</code></li>" for nodeid in site.get("nodeids", []))
+        nodeids = "".join(
+            f"<li><code>{_e(nodeid)}</code></li>"
+            for nodeid in sorted(site.get("nodeids", []), key=natural_key)
+        )
         rows.append(
-            f'<tr><td>{_e(site["kind"])}</td><td class="num">{_e(site["count"])}</td>'
+            f'<tr><td>{_e(kind_name(site["kind"]))}</td><td class="num">{_e(site["count"])}</td>'
             f'<td class="num">{_e(format_bytes(site["bytes"]))}</td>'
             f'<td class="num">{_e(site["tests"])}</td>'
             f"<td><code>{_e(where)}</code><details><summary>tests</summary><ul>{nodeids}</ul></details></td></tr>"
         )
     body = "".join(rows) or '<tr><td colspan="5">no leaks</td></tr>'
-    return f'<section id="sites"><h2>Creation sites</h2><table>{head}{body}</table></section>'
+    table = f'<div class="scroll"><table>{head}{body}</table></div>'
+    return f'<section id="sites"><h2>Creation sites</h2>{table}</section>'
 
 
 def _stack(frames: Iterable[Mapping[str, Any]]) -> str:
@@ -408,7 +463,7 @@ def _where_it_grew(memory: Mapping[str, Any]) -> str:
 
 def _details(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
     blocks = []
-    for test in doc.get("tests", []):
+    for test in _sorted_tests(doc):
         nodeid = str(test.get("nodeid", ""))
         if nodeid not in anchors:
             continue
@@ -421,7 +476,7 @@ def _details(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
             name = f"name {item['name']}" if "name" in item else "GL object"
             described = f"{name}{label} (created in {item.get('phase')}{extra})"
             rows.append(
-                f"<tr><td>{_e(item.get('kind'))}</td><td>{_e(described)}</td>"
+                f"<tr><td>{_e(kind_name(str(item.get('kind'))))}</td><td>{_e(described)}</td>"
                 f'<td class="num">{_e(format_bytes(item.get("bytes", 0)))}</td>'
                 f"<td>{_stack(item.get('create_site') or [])}</td></tr>"
             )
@@ -433,7 +488,7 @@ def _details(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
             if item.get("held_by"):
                 what += f"; held by {item['held_by']}"
             rows.append(
-                f"<tr><td>{_e(item.get('kind'))}</td><td>{_e(what)}</td>"
+                f"<tr><td>{_e(kind_name(str(item.get('kind'))))}</td><td>{_e(what)}</td>"
                 f'<td class="num">{_e(format_bytes(item.get("bytes", 0)))}</td>'
                 f"<td>{_stack(item.get('create_site') or [])}</td></tr>"
             )
@@ -445,7 +500,9 @@ def _details(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
                 f"<th>created at (innermost first)</th></tr>{''.join(rows)}</table>"
             )
         figures = ", ".join(
-            f"{key} {value:,}" for key, value in sorted(memory.items()) if isinstance(value, int)
+            _memory_figure(key, value)
+            for key, value in sorted(memory.items(), key=lambda pair: _FIGURE_ORDER.get(pair[0], 99))
+            if isinstance(value, int)
         )
         extra = f"<p>memory: {_e(figures)}</p>" if figures else ""
         extra += _where_it_grew(memory)
@@ -461,6 +518,28 @@ def _details(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
     return '<section id="details"><h2>Leaked objects by test</h2>' + "".join(blocks) + "</section>"
 
 
+_FIGURE_NAMES = {
+    "per_iteration": "growth per repetition",
+    "limit": "limit",
+    "rss": "RSS growth",
+    "uss": "USS growth",
+    "heap": "heap growth",
+    "image_bytes": "image bytes growth",
+    "fds": "open files",
+    "threads": "threads",
+}
+
+
+_FIGURE_ORDER = {key: rank for rank, key in enumerate(_FIGURE_NAMES)}
+
+
+def _memory_figure(key: str, value: int) -> str:
+    name = _FIGURE_NAMES.get(key, key)
+    if key in ("fds", "threads"):
+        return f"{name} {value:+d}"
+    return f"{name} {format_bytes(value, signed=key != 'limit')}"
+
+
 def render_html(doc: Mapping[str, Any]) -> str:
     """The whole report page for a :func:`pytest_glleak.report.json_report.build_json` document."""
     summary = doc.get("summary") or {}
@@ -468,7 +547,7 @@ def render_html(doc: Mapping[str, Any]) -> str:
     tests = list(doc.get("tests") or [])
     anchors = {
         str(test.get("nodeid")): _anchor(index)
-        for index, test in enumerate(tests)
+        for index, test in enumerate(_sorted_tests(doc))
         if _status(test) in _NOTABLE
     }
     described = " · ".join(
@@ -498,11 +577,24 @@ def render_html(doc: Mapping[str, Any]) -> str:
             for test in tests
         ]
     )
+    memory_legend = (
+        f'<span><i style="background:{_MEMORY_COLORS[0]}"></i>memory</span>' if _has_memory(sequence) else ""
+    )
     legend = (
         f'<div class="legend"><span><i style="background:{_GL_COLOR}"></i>GL objects</span>'
         f'<span><i style="background:{_IMAGE_COLOR}"></i>image buffers</span>'
         f'<span><i style="background:{_CUMULATIVE_COLOR}"></i>leaked objects, cumulative</span>'
-        f'<span><i style="background:{_MEMORY_COLORS[0]}"></i>memory</span></div>'
+        f"{memory_legend}</div>"
+    )
+    made = " · ".join(
+        part
+        for part in (
+            f"created {doc['created']}" if doc.get("created") else "",
+            f"pytest-glleak {doc['plugin_version']}" if doc.get("plugin_version") else "",
+            f"pytest {doc['pytest_version']}" if doc.get("pytest_version") else "",
+            f"{float(doc['duration_s']):.1f} s" if doc.get("duration_s") is not None else "",
+        )
+        if part
     )
     env_rows = "".join(
         f"<tr><th>{_e(key)}</th><td>{_e(environment[key])}</td></tr>" for key in sorted(environment)
@@ -513,7 +605,7 @@ def render_html(doc: Mapping[str, Any]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>pytest-glleak report: {_e(_headline(summary))}</title>",
         f"<style>{_CSS}</style></head><body><main>",
-        f'<h1>pytest-glleak report</h1><p class="env">{_e(described)}</p>',
+        f'<h1>pytest-glleak report</h1><p class="env">{_e(made)}</p><p class="env">{_e(described)}</p>',
         *banners,
         _cards(summary),
         _worst(doc, anchors),

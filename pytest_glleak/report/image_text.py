@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pytest_glleak.findings import LeakedImage
 from pytest_glleak.report.text import count_phrase
 from pytest_glleak.report.text import format_bytes_exact as _format_size
+from pytest_glleak.sites import frame_text
 
 
 def _describe_item(item: LeakedImage) -> str:
@@ -46,7 +47,7 @@ def format_image_leaks(items: Sequence[LeakedImage]) -> str:
         site = item.get("create_site", [])
         if site:
             lines.append("     created at:")
-            lines.extend(f"       {frame['file']}:{frame['line']} in {frame['function']}" for frame in site)
+            lines.extend(f"       {frame_text(frame)}" for frame in site)
         elif item.get("kind") != "pillow_blocks":
             lines.append("     created at: (no user frame recorded)")
     return "\n".join(lines)

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pytest_glleak import __version__
 from pytest_glleak.findings import FINDINGS_VERSION, GL_KINDS
 from pytest_glleak.report.atomic import write_text_atomic
 from pytest_glleak.report.run import (
@@ -191,6 +192,11 @@ def build_json(run: RunReport, sort_tests: bool = True, process_local: bool = Fa
     return {
         "version": FINDINGS_VERSION,
         "tool": "pytest-glleak",
+        "created": run.created,
+        "plugin_version": __version__,
+        "pytest_version": run.pytest_version,
+        "args": [str(arg) for arg in run.args],
+        "duration_s": round(float(run.duration_s), 3),
         "environment": json.loads(json.dumps(run.environment, default=str)),
         "summary": summary,
         "tests": [json_test_entry(record, process_local) for record in records],

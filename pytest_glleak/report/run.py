@@ -8,6 +8,7 @@ one); the terminal, JSON and HTML reports read it.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import platform
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -85,6 +86,11 @@ def collect_environment(context: object | None = None, **extra: Any) -> dict[str
     return environment
 
 
+def utc_now() -> str:
+    """The current time as the reports write it: UTC, ISO 8601, whole seconds (``2026-11-30T06:15:19Z``)."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 # --- the run --------------------------------------------------------------------------------------
 @dataclasses.dataclass
 class RunRecord:
@@ -111,13 +117,19 @@ class RunReport:
     """The findings of a whole run, in the order tests finished.
 
     ``environment`` describes where it ran (see :func:`collect_environment`); ``partial`` is set when
-    the run was interrupted; :meth:`mark_crashed` records a test whose worker died.
+    the run was interrupted; :meth:`mark_crashed` records a test whose worker died. ``created`` (UTC,
+    ISO 8601, when the run started), ``duration_s``, ``args`` (the pytest command line) and
+    ``pytest_version`` head the JSON report and the HTML page.
     """
 
     def __init__(self, environment: Mapping[str, Any] | None = None) -> None:
         self.records: list[RunRecord] = []
         self.environment: dict[str, Any] = dict(environment or {})
         self.partial = False
+        self.created = utc_now()
+        self.duration_s = 0.0
+        self.args: list[str] = []
+        self.pytest_version: str | None = None
         #: Exceptions pytest-glleak caught in its own code during the run (all processes).
         self.internal_errors = 0
         self._index: dict[str, int] = {}

@@ -6,13 +6,13 @@ of a whole run for the terminal section, the JSON ``sites`` list and the HTML pa
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pytest_glleak.findings import Frame
 from pytest_glleak.report.run import RunRecord, gl_leaks, image_leaks, leak_count
 from pytest_glleak.report.text import count_phrase, format_bytes, kind_phrase
+from pytest_glleak.sites import frame_text
 
 #: How many creation sites ``summary.top_sites`` and the terminal section list.
 TOP_SITES = 10
@@ -20,41 +20,15 @@ TOP_SITES = 10
 UNKNOWN_FILE = "<unknown>"
 
 
-_INSTALLED_MARKERS = ("site-packages", "dist-packages")
-
-
-def portable_path(path: str, root: str | None = None) -> str:
-    """A file path that means the same on every checkout, with ``/`` separators.
-
-    Below ``root`` (the pytest rootdir; default the working directory): relative to it. In an installed
-    package: the part after ``site-packages`` / ``dist-packages``. Otherwise unchanged.
-    """
-    if not os.path.isabs(path):
-        return path.replace(os.sep, "/")
-    base = os.path.abspath(root if root is not None else os.getcwd())
-    try:
-        relative = os.path.relpath(path, base)
-    except ValueError:  # another drive on Windows
-        relative = os.pardir
-    if not relative.startswith(os.pardir):
-        return relative.replace(os.sep, "/")
-    parts = path.replace(os.sep, "/").split("/")
-    for index in range(len(parts) - 1, -1, -1):
-        if parts[index] in _INSTALLED_MARKERS:
-            return "/".join(parts[index + 1 :])
-    return path.replace(os.sep, "/")
-
-
 def site_text(frames: Sequence[Frame] | None) -> str:
     """The innermost frame as ``"viewer/render.py:88 in upload()"``; ``"<unknown site>"`` when empty.
 
-    The path is shown as :func:`portable_path` makes it (relative to the working directory).
+    Paths are shown as they travel: the runner made them rootdir-relative (:func:`portable_path`) once,
+    in the process that ran the test.
     """
     if not frames or frames[0].get("file", UNKNOWN_FILE) == UNKNOWN_FILE:
         return "<unknown site>"
-    frame = frames[0]
-    file = portable_path(str(frame.get("file", UNKNOWN_FILE)))
-    return f"{file}:{frame.get('line', 0)} in {frame.get('function', '?')}()"
+    return frame_text(frames[0])
 
 
 def creation_sites(records: Iterable[RunRecord]) -> list[dict[str, Any]]:

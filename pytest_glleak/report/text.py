@@ -101,6 +101,11 @@ _SINGULARS = {
 }
 
 
+def kind_name(kind: str) -> str:
+    """A kind in people's words, singular: ``"pil_image"`` -> ``"Pillow image"``."""
+    return _SINGULARS.get(kind, kind)
+
+
 def count_phrase(count: int, noun: str) -> str:
     """``(3, "test")`` -> ``"3 tests"``; ``(1, "GL object")`` -> ``"1 GL object"`` (plural by ``s``)."""
     return f"{count} {noun}{'s' if count != 1 else ''}"

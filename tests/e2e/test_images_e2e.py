@@ -32,7 +32,9 @@ def by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {entry["nodeid"].rsplit("::", 1)[-1]: entry for entry in doc["tests"]}
 
 
-@pytest.mark.parametrize("workers", [0, pytest.param(2, marks=pytest.mark.xdist)], ids=["in-process", "xdist-2"])
+@pytest.mark.parametrize(
+    "workers", [0, pytest.param(2, marks=pytest.mark.xdist)], ids=["in-process", "xdist-2"]
+)
 def test_leaky_patterns_are_caught_with_their_details(pytester: pytest.Pytester, workers: int) -> None:
     written = pytester.copy_example("images/test_leaky.py")
     report = pytester.path / "report.json"
@@ -47,16 +49,16 @@ def test_leaky_patterns_are_caught_with_their_details(pytester: pytest.Pytester,
     else:
         result.stdout.fnmatch_lines(["test_leaky.py LLLLL *"])
     for summary in (
-        "LEAKED test_leaky.py::test_module_dict - leaked 1 pil_image",
-        "LEAKED test_leaky.py::test_array_in_list - leaked 1 ndarray",
-        "LEAKED test_leaky.py::test_closure - leaked 1 pil_image",
-        "LEAKED test_leaky.py::test_unbounded_cache - leaked 3 pil_images",
-        "LEAKED test_leaky.py::test_pillow_counters - leaked 1 pillow_blocks",
+        "LEAKED test_leaky.py::test_module_dict - leaked 1 Pillow image",
+        "LEAKED test_leaky.py::test_array_in_list - leaked 1 NumPy array",
+        "LEAKED test_leaky.py::test_closure - leaked 1 Pillow image",
+        "LEAKED test_leaky.py::test_unbounded_cache - leaked 3 Pillow images",
+        "LEAKED test_leaky.py::test_pillow_counters - leaked 1 Pillow block",
     ):
         # Under xdist, pytest < 8.x (8.0 seen) prints no " - reason" for a report whose text came over
         # the wire as a string: match what every supported pytest prints there.
         result.stdout.fnmatch_lines([summary.split(" - ")[0] + "*" if workers else summary])
-    path = str(written)
+    path = written.name  # creation sites are relative to the rootdir
     result.stdout.fnmatch_lines(
         [
             "*_ ERROR at teardown of test_module_dict _*",
@@ -64,7 +66,7 @@ def test_leaky_patterns_are_caught_with_their_details(pytester: pytest.Pytester,
             "  1. Pillow image RGBA 300x200, 234.4 KiB (240,000 B) [[]created in call[]]",
             "     held by key 'hero' of dict CACHE in module test_leaky",
             "     created at:",
-            f"       {path}:{line_of(written, 'module_dict')} in test_module_dict",
+            f"       {path}:{line_of(written, 'module_dict')} in test_module_dict()",
         ]
     )
     result.stdout.fnmatch_lines(
@@ -74,7 +76,7 @@ def test_leaky_patterns_are_caught_with_their_details(pytester: pytest.Pytester,
             "  1. NumPy array uint8 200x300x3, 175.8 KiB (180,000 B) [[]created in call[]]",
             "     held by item 0 of list FRAMES in module test_leaky",
             "     created at:",
-            f"       {path}:{line_of(written, 'array_in_list')} in test_array_in_list",
+            f"       {path}:{line_of(written, 'array_in_list')} in test_array_in_list()",
         ]
     )
     result.stdout.fnmatch_lines(
@@ -83,18 +85,21 @@ def test_leaky_patterns_are_caught_with_their_details(pytester: pytest.Pytester,
             "  1. Pillow image L 256x256, 64.0 KiB (65,536 B) [[]created in call[]]",
             "     held by closure cell 'frame' of test_closure.<locals>.redraw()",
             "     created at:",
-            f"       {path}:{line_of(written, 'closure')} in test_closure",
+            f"       {path}:{line_of(written, 'closure')} in test_closure()",
         ]
     )
-    cache_lines = ["*_ ERROR at teardown of test_unbounded_cache _*", "3 image buffers still alive after teardown *"]
+    cache_lines = [
+        "*_ ERROR at teardown of test_unbounded_cache _*",
+        "3 image buffers still alive after teardown *",
+    ]
     for number, side in enumerate((100, 150, 200), 1):
         cache_lines += [
             f"  {number}. Pillow image RGB {side}x{side}, * [[]created in call[]]",
             f"     held by key ({side}, {side}) of dict, in attribute thumbnails of ThumbnailCache instance "
             "THUMBNAILS in module test_leaky",
             "     created at:",
-            f"       {path}:{line_of(written, 'thumbnail')} in ThumbnailCache.get",
-            f"       {path}:{line_of(written, 'unbounded_cache')} in test_unbounded_cache",
+            f"       {path}:{line_of(written, 'thumbnail')} in ThumbnailCache.get()",
+            f"       {path}:{line_of(written, 'unbounded_cache')} in test_unbounded_cache()",
         ]
     result.stdout.fnmatch_lines(cache_lines)
     result.stdout.fnmatch_lines(
@@ -186,8 +191,8 @@ def test_mode_all_checks_unmarked_tests_and_allow_image_leak_opts_out(
     result.stdout.fnmatch_lines(
         [
             "test_modes.py L... *",
-            f"*test_modes.py:{line_of(written, 'unmarked')} in test_unmarked_keeps",
-            "LEAKED test_modes.py::test_unmarked_keeps - leaked 1 pil_image",
+            f"*test_modes.py:{line_of(written, 'unmarked')} in test_unmarked_keeps()",
+            "LEAKED test_modes.py::test_unmarked_keeps - leaked 1 Pillow image",
         ]
     )
     tests = by_name(doc)
@@ -281,8 +286,8 @@ def test_mode_all_catches_a_copied_decode_kept_in_a_list(pytester: pytest.Pytest
             "test_copies.py L. *",
             "*NumPy array uint8 200x300x3, 175.8 KiB (180,000 B)*",
             "*held by item 0 of list FRAMES in module test_copies*",
-            f"*test_copies.py:{line_of(written, 'copy')} in test_copy_kept_in_list",
-            "LEAKED test_copies.py::test_copy_kept_in_list - leaked 1 ndarray",
+            f"*test_copies.py:{line_of(written, 'copy')} in test_copy_kept_in_list()",
+            "LEAKED test_copies.py::test_copy_kept_in_list - leaked 1 NumPy array",
         ]
     )
     tests = by_name(load_json(report))

@@ -28,7 +28,7 @@ def test_one_mib_per_call_is_caught_and_a_cache_that_fills_once_passes(pytester:
 
     result.assert_outcomes(passed=1, errors=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["test_growth.py L. *"])
+    result.stdout.fnmatch_lines(["test_growth.py G. *"])
     # The failure is the table of iterations: 3 warm-up and 5 measured rows (the defaults), then the verdict.
     result.stdout.fnmatch_lines(
         [
@@ -46,7 +46,7 @@ def test_one_mib_per_call_is_caught_and_a_cache_that_fills_once_passes(pytester:
             "memory grew in every one of 5 measured repetitions: at least *, limit 262,144",
         ]
     )
-    result.stdout.fnmatch_lines(["LEAKED test_growth.py::test_leaks_one_mib_per_call - memory grew 1,0*"])
+    result.stdout.fnmatch_lines(["GREW test_growth.py::test_leaks_one_mib_per_call - memory grew 1.* MiB*"])
     tests = by_name(load_json(report))
     leaking = tests["test_leaks_one_mib_per_call"]
     assert leaking["verdict"] == "grew" and leaking["checks"] == ["memory"]

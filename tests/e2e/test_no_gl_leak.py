@@ -105,7 +105,7 @@ def test_each_kind_is_caught_with_count_and_creation_line(pytester: pytest.Pytes
     result.assert_outcomes(passed=1, errors=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     line = _create_line(source)
-    result.stdout.fnmatch_lines(["test_kind.py L. *", f"LEAKED test_kind.py::test_leaks - leaked 1 {kind}*"])
+    result.stdout.fnmatch_lines(["test_kind.py L. *", f"LEAKED test_kind.py::test_leaks - leaked 1 {kind.replace('_', ' ')}*"])
     result.stdout.fnmatch_lines([f"*{kind}*test_kind.py:{line} in test_leaks*"])
     tests = _tests_by_name(_json(report))
     leaked = tests["test_leaks"]["gl"]["leaked"]
@@ -164,7 +164,7 @@ def test_leaks_under_xdist_have_the_same_verdicts(pytester: pytest.Pytester) -> 
     for kind in ("texture", "buffer", "program", "vertex_array"):
         # pytest 8.0 prints no " - reason" under xdist (see test_images_e2e): the node id, on every pytest.
         distributed.stdout.fnmatch_lines([f"LEAKED test_{kind}.py::test_leaks*"])
-        distributed.stdout.fnmatch_lines([f"leaked 1 {kind}"])  # the first line of its error section
+        distributed.stdout.fnmatch_lines([f"leaked 1 {kind.replace('_', ' ')}"])  # the first line of its error section
 
 
 def test_gl_semantics(pytester: pytest.Pytester) -> None:

@@ -421,7 +421,7 @@ def test_sites_are_recorded_relative_to_the_root_so_another_checkout_matches(tmp
 
 
 def test_portable_path() -> None:
-    from pytest_glleak.report.sites import portable_path
+    from pytest_glleak.sites import portable_path
 
     assert portable_path("/work/proj/viewer/render.py", "/work/proj") == "viewer/render.py"
     assert portable_path("/opt/venv/lib/python3.11/site-packages/vispy/gloo/texture.py", "/work/proj") == (

@@ -143,7 +143,9 @@ def test_everything_from_the_document_is_escaped() -> None:
 def test_empty_run_renders() -> None:
     page = parse(render_html(build_json(RunReport({"python": "3", "platform": "Linux"}))))
     text = words(page)
-    assert "no tests were recorded" in text and "none: no test leaked or grew" in text
+    assert (
+        "no tests were recorded" in text and "none: no test leaked" in text and "none: no test grew" in text
+    )
 
 
 def test_chart_bars_follow_the_run_sequence() -> None:
@@ -155,7 +157,7 @@ def test_chart_bars_follow_the_run_sequence() -> None:
     svg = render_chart(sequence, width=400)
     bars = re.findall(r'<rect x="([\d.]+)"[^>]*><title>([^<]*)</title>', svg)
     leak_bars = [(float(x), title) for x, title in bars if "GL objects" in title]
-    assert [title for _, title in leak_bars] == ["b: 4 GL objects, 1 image buffers"] * 2  # GL + image part
+    assert [title for _, title in leak_bars] == ["b: 4 GL objects, 1 image buffer"] * 2  # GL + image part
     memory_bars = [(float(x), title) for x, title in bars if "GL objects" not in title]
     assert [title for _, title in memory_bars] == ["b: +2.0 KiB", "c: +4.0 KiB"]
     assert memory_bars[0][0] < memory_bars[1][0]  # c comes after b
@@ -212,3 +214,92 @@ def test_details_show_where_memory_grew() -> None:
         "RSS grew 4.0 MiB per repetition: 3.0 MiB in Python/NumPy allocations, 1.0 KiB in images and "
         "64.0 KiB in GL objects listed above; the rest is native (a C extension, the GL driver)."
     ) in text
+
+
+def _run_of(findings: list[dict[str, Any]]) -> RunReport:
+    run = RunReport({"python": "3", "platform": "Linux"})
+    for entry in findings:
+        run.add(entry, "leaked" if entry.get("verdict") in ("leaked", "grew") else "passed")  # type: ignore[arg-type]
+    return run
+
+
+def _leak(nodeid: str) -> dict[str, Any]:
+    frame = {"file": "app/render.py", "line": 11, "function": "upload"}
+    item = {
+        "kind": "texture",
+        "name": 1,
+        "label": None,
+        "bytes": 1024,
+        "context": 1,
+        "phase": "call",
+        "reserved_only": False,
+        "create_site": [frame],
+    }
+    return {
+        "nodeid": nodeid,
+        "checks": ["gl"],
+        "verdict": "leaked",
+        "message": "leaked 1 texture",
+        "gl": {"created": {"texture": 1}, "deleted": {}, "leaked": [item]},
+    }
+
+
+def _clean(nodeid: str) -> dict[str, Any]:
+    return {
+        "nodeid": nodeid,
+        "checks": ["gl"],
+        "verdict": "clean",
+        "gl": {"created": {}, "deleted": {}, "leaked": []},
+    }
+
+
+def _grew(nodeid: str) -> dict[str, Any]:
+    return {
+        "nodeid": nodeid,
+        "checks": ["memory"],
+        "verdict": "grew",
+        "message": "memory grew 1.0 MiB per repetition",
+        "memory": {"per_iteration": 1_052_752, "limit": 262_144, "iterations": []},
+    }
+
+
+def test_rows_sort_naturally_and_growth_is_a_worst_offender_in_human_units() -> None:
+    run = _run_of(
+        [
+            *(_clean(f"t.py::test_p[{i}]") for i in range(12)),
+            *(_leak(f"t.py::test_l[{i}]") for i in range(6)),
+            _grew("t.py::test_grows"),
+        ]
+    )
+    run.created, run.duration_s, run.pytest_version = "2026-11-30T06:15:19Z", 12.5, "9.2.0"
+    page_text = render_html(build_json(run))
+    text = words(parse(page_text))
+    order = re.findall(r"t\.py::test_p\[(\d+)\]", page_text.split('id="tests"')[1])
+    assert order == [str(i) for i in range(12)]  # [0], [1], ..., [10], [11]: not [0], [10], [11], [1]
+    worst = page_text.split('id="worst"')[1].split("</section>")[0]
+    assert "Growing tests" in worst and "t.py::test_grows" in worst and "+1.0 MiB/repetition" in worst
+    assert "1,052,752" not in page_text and "262,144" not in page_text
+    assert "growth per repetition +1.0 MiB, limit 256.0 KiB" in text
+    assert "created 2026-11-30T06:15:19Z · pytest-glleak" in text and "pytest 9.2.0 · 12.5 s" in text
+
+
+def test_clean_rows_can_be_hidden_without_scripts() -> None:
+    page_text = render_html(build_json(_run_of([_clean("t.py::test_a"), _leak("t.py::test_b")])))
+    page = parse(page_text)
+    assert "script" not in page.tags
+    assert ("id", "hide-clean") in page.attributes and ("type", "checkbox") in page.attributes
+    assert "#hide-clean:checked ~ .scroll tr.clean{display:none}" in page_text
+    # The checkbox and the table are siblings, the checkbox first, as the ~ selector needs.
+    section = page_text.split('<section id="tests">')[1].split("</section>")[0]
+    assert section.index('id="hide-clean"') < section.index('<div class="scroll"><table>')
+    assert '<tr class="clean">' in section and "hide the 1 clean test" in words(page)
+
+
+def test_the_chart_scales_and_has_no_memory_panel_without_memory_data() -> None:
+    leaks_only = [{"nodeid": "a", "gl_leaked": 1, "images_leaked": 0}]
+    svg = render_chart(leaks_only)
+    assert 'class="chart-svg"' in svg and 'viewBox="0 0 800 ' in svg and "width=" not in svg.split(">")[0]
+    assert "memory" not in svg and "RSS" not in svg
+    with_rss = render_chart([{**leaks_only[0], "process_rss": 50_000_000}])
+    assert "process RSS above" in with_rss
+    assert ".chart-svg{display:block;width:100%;height:auto" in render_html(build_json(_run_of([_leak("a")])))

@@ -62,11 +62,11 @@ def test_leaks_are_leaked_with_the_message_and_the_text_of_each_site() -> None:
 def test_growth_alone_is_grew_and_with_leaks_is_leaked() -> None:
     grew = decide(_findings(), GROWTH)
     assert grew.verdict == "grew" and grew.failing
-    assert grew.findings["message"] == "memory grew 1,048,576 bytes per repetition"
+    assert grew.findings["message"] == "memory grew 1.0 MiB per repetition"
     assert grew.text == "memory grew ..."
     both = decide(_findings(_texture()), GROWTH)
     assert both.verdict == "leaked"
-    assert both.findings["message"] == "leaked 1 texture, memory grew 1,048,576 bytes per repetition"
+    assert both.findings["message"] == "leaked 1 texture, memory grew 1.0 MiB per repetition"
 
 
 def test_recording_a_baseline_accepts_everything_found() -> None:
