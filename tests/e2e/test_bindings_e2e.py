@@ -37,8 +37,8 @@ def test_moderngl_standalone_objects_kept_alive_leak_with_kind_and_line(
                 f"*1 texture created at {name}:{_line(pytester, name, 'TEXTURE-LEAK')} in test_texture_kept*",
                 f"*1 buffer created at {name}:{_line(pytester, name, 'BUFFER-LEAK')} in test_buffer_kept*",
                 f"*1 framebuffer created at {name}:{_line(pytester, name, 'FRAMEBUFFER-LEAK')} in test_framebuffer_kept*",
-                "*texture *, label 'moderngl.Texture 64x64 RGBA8', 16.0 KiB, in call*",
-                "*buffer 1, label 'moderngl.Buffer 4096 bytes', 4.0 KiB, in call*",
+                "*texture *, label 'moderngl.Texture 64x64 RGBA8', 16.0 KiB,*in call*",
+                "*buffer 1, label 'moderngl.Buffer 4096 bytes', 4.0 KiB,*in call*",
             ]
         )
     result.stdout.no_fnmatch_line("*test_released_is_clean*LEAKED*")
@@ -68,7 +68,7 @@ def test_moderngl_imported_inside_a_test_is_seen_with_the_users_line(pytester: p
     result.stdout.fnmatch_lines(
         [
             f"*1 texture created at test_late_import.py:{line} in test_imported_inside_the_test*",
-            "*texture 1, label 'moderngl.Texture 8x8 RGBA8', 256 bytes, in call*",
+            "*texture 1, label 'moderngl.Texture 8x8 RGBA8', 256 bytes,*in call*",
         ]
     )
 

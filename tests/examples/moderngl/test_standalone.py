@@ -20,7 +20,8 @@ def ctx():
 def atlas(ctx):
     texture = ctx.texture((32, 32), 4)  # the module fixture's, not the first test's
     yield texture
-    texture.release()
+    with ctx:  # moderngl deletes in whatever context is current: make its own current
+        texture.release()
 
 
 @pytest.mark.no_gl_leak

@@ -15,12 +15,15 @@ VERTEX = "#version 330 core\nin vec2 position;\nvoid main() { gl_Position = vec4
 FRAGMENT = "#version 330 core\nout vec4 color;\nvoid main() { color = vec4(1.0); }"
 
 
+# Made at import: pyglet's own objects (its default shader program and buffer, shared through its object
+# space for the whole process) then belong to the module's import, not to a fixture or a test.
+WINDOW = pyglet.window.Window(width=32, height=32, visible=False)
+
+
 @pytest.fixture(scope="module")
 def window():
-    win = pyglet.window.Window(width=32, height=32, visible=False)
-    win.switch_to()
-    yield win
-    win.close()
+    WINDOW.switch_to()
+    return WINDOW
 
 
 @pytest.mark.parametrize("index", range(100))

@@ -14,12 +14,15 @@ import pytest  # noqa: E402
 KEEP = []
 
 
+# Made at import: pyglet's own objects (its default shader program and buffer, shared through its object
+# space for the whole process) then belong to the module's import, not to a fixture or a test.
+WINDOW = pyglet.window.Window(width=32, height=32, visible=False)
+
+
 @pytest.fixture(scope="module")
 def window():
-    win = pyglet.window.Window(width=32, height=32, visible=False)
-    win.switch_to()
-    yield win
-    win.close()
+    WINDOW.switch_to()
+    return WINDOW
 
 
 @pytest.mark.no_gl_leak
