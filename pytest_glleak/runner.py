@@ -460,6 +460,7 @@ class CheckRunner:
             "checks": ["gl"],
             "gl": {"created": {}, "deleted": {}, "leaked": self.ledger.to_findings(leaked)},
         }
+        make_portable(findings, str(self.config.rootpath))
         decision = decide(findings, None, self.baseline, recording=self.settings.baseline_update)
         findings = decision.findings
         text = ""
@@ -512,6 +513,7 @@ class CheckRunner:
                     where = growth_diagnosis(
                         body, growth.repeat, result.per_iteration, self.ledger, self.images
                     )
+                    make_portable({"memory": where}, str(self.config.rootpath))
                     text = f"{text}\n{format_growth_sites(where, growth.repeat)}"
             except PASS_THROUGH:
                 raise

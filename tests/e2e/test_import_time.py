@@ -17,7 +17,7 @@ def test_images_kept_by_exec_and_runpy_code_are_caught_with_their_site(pytester:
     result.assert_outcomes(passed=1, errors=3)
     result.stdout.fnmatch_lines(["test_exec.py LLL. *"])
     for name in ("test_exec_leak", "test_runpy_leak", "test_direct_leak"):
-        result.stdout.fnmatch_lines([f"LEAKED test_exec.py::{name} - leaked 1 pil_image"])
+        result.stdout.fnmatch_lines([f"LEAKED test_exec.py::{name} - leaked 1 Pillow image"])
     result.stdout.fnmatch_lines(
         [
             "*_ ERROR at teardown of test_exec_leak _*",
@@ -36,7 +36,7 @@ def test_a_doctest_leaking_an_image_and_a_texture_is_caught_for_both(pytester: p
     result = pytester.runpytest(*RUN_ARGS, "--doctest-modules", "mod.py", "--glleak-mode=all")
 
     result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(["LEAKED mod.py::mod - leaked 1 texture, 1 pil_image*"])
+    result.stdout.fnmatch_lines(["LEAKED mod.py::mod - leaked 1 texture, 1 Pillow image*"])
     result.stdout.fnmatch_lines(["*RGBA 300x300*", "*<doctest mod[[]4]>:1 in <module>*"])
 
 
@@ -62,6 +62,6 @@ def test_a_pillow_plugins_prototype_is_not_blamed_on_the_test_that_imported_it(
     result = pytester.runpytest(*RUN_ARGS, "--glleak-mode=all")
 
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["leaked 1 pil_image", "1 image buffer still alive after teardown*"])
+    result.stdout.fnmatch_lines(["leaked 1 Pillow image", "1 image buffer still alive after teardown*"])
     result.stdout.fnmatch_lines(["*L 400x400*"])
     result.stdout.no_fnmatch_line("*Palm*")

@@ -36,7 +36,7 @@ def test_max_memory_growth_on_unittest_methods(pytester: pytest.Pytester) -> Non
     # The growing method is caught, the clean one passes, the one failing by itself stays failed.
     result.assert_outcomes(passed=1, errors=1, failed=1)
     result.stdout.fnmatch_lines(["*ERROR at teardown of TestUnit.test_grows*", "memory grew *"])
-    result.stdout.fnmatch_lines(["*test_grows - memory grew 4,*"])
+    result.stdout.fnmatch_lines(["*test_grows - memory grew 4.0 MiB*"])
     result.stdout.fnmatch_lines(["E       AssertionError: its own failure", "FAILED *test_fails_itself*"])
     tests = by_name(load_json(report))
     assert tests["test_grows"]["verdict"] == "grew"
@@ -254,7 +254,7 @@ def test_class_and_session_fixtures_and_unmarked_users(pytester: pytest.Pytester
     result.stdout.fnmatch_lines(
         [
             "*_ ERROR at teardown of TestWithVao.test_two _*",
-            "fixture class_vao (class test_scopes.py::TestWithVao) leaked 1 vertex_array",
+            "fixture class_vao (class test_scopes.py::TestWithVao) leaked 1 vertex array",
         ]
     )
     result.stdout.fnmatch_lines(
