@@ -52,7 +52,7 @@ def _recipe_commands() -> list[list[str]]:
             indent = len(line) - len(line.lstrip())
             parts = [text]
             for follow in lines[index + 1 :]:
-                if len(follow) - len(follow.lstrip()) <= indent or not follow.strip().startswith("--"):
+                if len(follow) - len(follow.lstrip()) < indent or not follow.strip().startswith("--"):
                     break
                 parts.append(follow.strip())
             commands.append(shlex.split(" ".join(parts))[1:])
