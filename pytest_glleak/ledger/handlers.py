@@ -8,8 +8,6 @@ does no lookups beyond what it must.
 from __future__ import annotations
 
 import ctypes
-import sys
-from threading import get_ident
 from typing import TYPE_CHECKING, Any
 
 import numpy
@@ -27,9 +25,7 @@ from pytest_glleak.ledger.records import (
     RESERVED,
     SHARED,
     SLOT_SHIFT,
-    LiveObject,
 )
-from pytest_glleak.sites import capture
 
 if TYPE_CHECKING:
     from pytest_glleak.ledger.core import Ledger
@@ -78,17 +74,10 @@ def create_handler(
 def create_array_handler(
     ledger: Ledger, function_name: str, kind: str, count_index: int, names_index: int
 ) -> Handler:
-    """glGen*/glCreate*: the hottest handler, with :meth:`Ledger._add` inlined and the names read
-    without the generic normaliser for the shape PyOpenGL passes (a NumPy array and an int count)."""
+    """glGen*/glCreate*, the hottest handler: the names are read without the generic normaliser for the
+    shape PyOpenGL passes (a NumPy array and an int count), then recorded by :meth:`Ledger._add`."""
     state = RESERVED if function_name.startswith("glGen") and kind in RESERVABLE else LIVE
-    shared = kind in SHARED
-    namespace_bits = NAMESPACE_BITS[kind]
-    live = ledger._live  # never reassigned: context changes edit it in place
-    created = ledger._created
-    contexts = ledger._contexts
-    register = ledger._register
-    current = ledger._current
-    getframe = sys._getframe
+    add = ledger._add
     ndarray = _ndarray
 
     def on_create_array(args: tuple[Any, ...], result: Any) -> None:
@@ -98,35 +87,7 @@ def create_array_handler(
             names: list[int] = value.ravel().tolist()[:count] if count >= 0 else []
         else:
             names = as_names(value, as_count(count))
-        handle = current() or 0
-        entry = contexts.get(handle) or register(handle, None)
-        if shared:
-            context = entry.group
-            base = namespace_bits | (entry.group_slot << SLOT_SHIFT)
-        else:
-            context = handle
-            base = namespace_bits | (entry.own_slot << SLOT_SHIFT)
-        site = capture(ledger.stack_depth, getframe(2))  # from the hooked call's caller on
-        thread = get_ident()
-        if thread == ledger.test_thread:
-            test, phase, owner = ledger.test, ledger.phase, ledger.owner
-        else:  # another thread's objects belong to whoever started it (see Ledger._add)
-            owner, test = ledger._thread_owner()
-            phase = "thread"
-        next_seq = ledger._next_seq
-        added = 0
-        seq = 0
-        for name in names:
-            if name:
-                key = base | (name & NAME_MASK)
-                if key in live:  # a name the ledger thought alive came back: the old object is gone
-                    del live[key]
-                seq = next_seq()
-                live[key] = LiveObject(key, kind, context, seq, test, phase, owner, site, state, thread)
-                added += 1
-        if added:
-            created[kind] += added
-            ledger._seq = seq
+        add(kind, names, state)
 
     return on_create_array
 
