@@ -127,6 +127,20 @@ def install_hooks(tracker: ImageTracker) -> tuple[Installed, list[object]]:
 
     # Every decoded image gets its pixels through this setter: Image.new/_new (convert, resize,
     # copy, crop...), ImageFile.load, frombytes, unpickling. One record per image, at its first core.
+    def record_image(image: Any, key: int, core_seq: int, frame: Any) -> None:
+        # One record per image, dropped by its weak reference's callback; the site starts at ``frame``.
+        ref = KeyedRef(image, drop)
+        ref.key = key
+        tracker._created += 1
+        live[key] = TrackedBuffer(
+            ref,
+            tracker._seq,
+            "pil_image",
+            capture(tracker.capture_depth, frame, imports=True),
+            tracker.phase,
+            core_seq,
+        )
+
     def set_im(image: Any, core: Any) -> None:
         store(image, core)
         if type(core) is not CORE_TYPE:
@@ -137,17 +151,7 @@ def install_hooks(tracker: ImageTracker) -> tuple[Installed, list[object]]:
         if record is not None:
             record.core_seq = tracker._seq
             return
-        ref = KeyedRef(image, drop)
-        ref.key = key
-        tracker._created += 1
-        live[key] = TrackedBuffer(
-            ref,
-            tracker._seq,
-            "pil_image",
-            capture(tracker.capture_depth, sys._getframe(1), imports=True),
-            tracker.phase,
-            tracker._seq,
-        )
+        record_image(image, key, tracker._seq, sys._getframe(1))
 
     # A lazily opened file has no core until load(): record it at open, so that decoding it later
     # (say, in a test using a session fixture's image) is not taken for a new image.
@@ -159,17 +163,7 @@ def install_hooks(tracker: ImageTracker) -> tuple[Installed, list[object]]:
         key = id(image)
         if key not in live:
             tracker._seq += 1
-            ref = KeyedRef(image, drop)
-            ref.key = key
-            tracker._created += 1
-            live[key] = TrackedBuffer(
-                ref,
-                tracker._seq,
-                "pil_image",
-                capture(tracker.capture_depth, sys._getframe(1), imports=True),
-                tracker.phase,
-                -1,
-            )
+            record_image(image, key, -1, sys._getframe(1))
 
     def array_struct(image: Any) -> Any:
         # NumPy looks up __array_struct__ then __array_interface__ on the same instance, from the
