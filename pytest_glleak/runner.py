@@ -94,6 +94,10 @@ class FixtureWatch:
     scope: str
     where: str  # node id of its scope; "" for the session
     kinds: tuple[str, ...] | None
+    #: Its GL objects are checked (the plan of the test that set it up checks GL).
+    gl: bool = True
+    #: Its image buffers are checked, arrays from this size (the test's plan checks images); else None.
+    image_min_bytes: int | None = None
 
     @property
     def title(self) -> str:
@@ -150,6 +154,12 @@ class CheckRunner:
         self._fixture_findings: list[tuple[TestFindings, str]] = []
         self._fixture_count = 0
         self._in_teardown: pytest.Item | None = None
+        #: Fixtures finalized (GL objects confirmed) whose images are checked once pytest dropped their
+        #: value: in the current test's teardown, and outside any test (see :meth:`finish_orphans`).
+        self._finalized: list[tuple[FixtureWatch, list[LiveObject] | None]] = []
+        self._orphans: list[tuple[FixtureWatch, list[LiveObject] | None]] = []
+        images.test_thread = ledger.test_thread
+        images.thread_owner = ledger.thread_owner  # a fixture's render thread's images are the fixture's
 
     # --- collection: markers are validated once, up front ---------------------------------------
     @pytest.hookimpl(trylast=True)
@@ -240,6 +250,7 @@ class CheckRunner:
             result = yield
         except PASS_THROUGH:
             self._in_teardown = None
+            self._finalized = []
             self._forget(item)
             self._destroy_extra(item)
             raise
@@ -253,6 +264,7 @@ class CheckRunner:
         message = self._settle(item)
         try:
             outcome = self._check(item)
+            self._finish_fixtures(item)
             outcome = self._with_fixture_leaks(item, outcome, teardown_error)
         finally:
             self._destroy_extra(item)
@@ -387,17 +399,17 @@ class CheckRunner:
         # they are checked when the fixture is finalized (pytest_fixture_post_finalizer).
         if fixturedef.scope == "function":
             return (yield)
-        owner = self.ledger.owner
+        owner, phase = self.ledger.owner, self.images.phase
         watch = self._watch(fixturedef, request)
         self.ledger.owner = watch.owner if watch is not None else f"fixture:{fixturedef.scope}"
-        self.images.set_phase(f"fixture:{fixturedef.scope}")
+        self.images.set_phase(self.ledger.owner)  # its images are recorded under the same owner
         try:
             return (yield)
         finally:
             if watch is not None:
                 self._watches[id(fixturedef)] = watch
             self.ledger.owner = owner
-            self.images.set_phase(self.ledger.phase)
+            self.images.set_phase(phase)  # an enclosing fixture's, when fixtures nest
             active = self._active
             if active is not None and active.sweep is not None:
                 # What the fixture made behind PyOpenGL's back is the fixture's too.
@@ -409,7 +421,7 @@ class CheckRunner:
         """A watch over a wider-scoped fixture set up for a test whose plan checks GL (every test under
         ``--glleak-mode=all``, marked ones under ``marked``); None for the plugin's own fixtures."""
         active = self._active
-        if active is None or active.plan.gl is None:
+        if active is None or (active.plan.gl is None and active.plan.images is None):
             return None
         module = getattr(getattr(fixturedef, "func", None), "__module__", "") or ""
         if module.startswith(("pytest_glleak", "_pytest")):
@@ -422,7 +434,9 @@ class CheckRunner:
             name=fixturedef.argname,
             scope=fixturedef.scope,
             where=where,
-            kinds=active.plan.gl.kinds,
+            kinds=active.plan.gl.kinds if active.plan.gl is not None else None,
+            gl=active.plan.gl is not None,
+            image_min_bytes=_image_min_bytes(active.plan.images, self.settings.image_min_bytes),
         )
 
     @pytest.hookimpl(tryfirst=True)
@@ -433,18 +447,54 @@ class CheckRunner:
         if watch is None:
             return
         try:
-            findings = self._fixture_verdict(watch)
+            # GL objects are confirmed now (the contexts they live in may end with the next fixture);
+            # images once pytest has dropped the fixture's value, right after this hook.
+            leaked = self._fixture_gl(watch)
         except Exception as exc:  # a fixture check of ours must never end the session
             self.internal.record("checking a fixture at its finalization", exc)
             return
-        if findings is not None:
-            if self._in_teardown is not None:
-                self._fixture_findings.append(findings)
-            else:  # finalized outside any test (an interrupted run): the collector reports it
-                self.config.stash.setdefault(orphan_fixtures_key, []).append(findings)
+        if self._in_teardown is not None:
+            self._finalized.append((watch, leaked))
+        else:  # finalized outside any test (session end, an interrupted run): see finish_orphans
+            self._orphans.append((watch, leaked))
 
-    def _fixture_verdict(self, watch: FixtureWatch) -> tuple[TestFindings, str] | None:
-        """The fixture's findings (a pseudo-entry), or None when it made no GL object at all."""
+    def _finish_fixtures(self, item: pytest.Item) -> None:
+        """The verdicts of the fixtures finalized in ``item``'s teardown (its fixture values dropped)."""
+        finalized, self._finalized = self._finalized, []
+        if not finalized:
+            return
+        funcargs = getattr(item, "funcargs", None)
+        if isinstance(funcargs, dict):
+            funcargs.clear()  # pytest keeps fixture values here until the next test
+        for watch, leaked in finalized:
+            try:
+                findings = self._fixture_verdict(watch, leaked)
+            except Exception as exc:  # a fixture check of ours must never end the session
+                self.internal.record("checking a fixture at its finalization", exc)
+                continue
+            if findings is not None:
+                self._fixture_findings.append(findings)
+
+    def finish_orphans(self) -> list[tuple[TestFindings, str]]:
+        """Verdicts of the fixtures finalized outside any test's teardown (after the last test: session
+        end, ``-x``, an interrupted run), for the report collector's ``pytest_sessionfinish``."""
+        orphans, self._orphans = self._orphans, []
+        found = self.config.stash.setdefault(orphan_fixtures_key, [])
+        for watch, leaked in orphans:
+            try:
+                findings = self._fixture_verdict(watch, leaked)
+            except Exception as exc:  # a fixture check of ours must never end the session
+                self.internal.record("checking a fixture at its finalization", exc)
+                continue
+            if findings is not None:
+                found.append(findings)
+        return found
+
+    def _fixture_gl(self, watch: FixtureWatch) -> list[LiveObject] | None:
+        """The fixture's GL objects the driver still knows, or None when it made none (or GL is not
+        checked)."""
+        if not watch.gl:
+            return None
         kinds = frozenset(watch.kinds) if watch.kinds is not None else None
         owned = [
             record
@@ -453,13 +503,29 @@ class CheckRunner:
         ]
         if not owned:
             return None
-        leaked = self.ledger.confirm(owned)
+        return self.ledger.confirm(owned)
+
+    def _fixture_verdict(
+        self, watch: FixtureWatch, leaked: list[LiveObject] | None
+    ) -> tuple[TestFindings, str] | None:
+        """The fixture's findings (a pseudo-entry), or None when it made no GL object and left no image."""
         findings: TestFindings = {
             "nodeid": f"{watch.where}::<fixture {watch.name}>" if watch.where else f"<fixture {watch.name}>",
             "fixture": {"name": watch.name, "scope": watch.scope, "where": watch.where},
-            "checks": ["gl"],
-            "gl": {"created": {}, "deleted": {}, "leaked": self.ledger.to_findings(leaked)},
         }
+        checks: list[str] = []
+        if leaked is not None:
+            checks.append("gl")
+            findings["gl"] = {"created": {}, "deleted": {}, "leaked": self.ledger.to_findings(leaked)}
+        if watch.image_min_bytes is not None:
+            images = self.images.fixture_leaks(watch.owner, watch.image_min_bytes)
+            if images:
+                checks.append("images")
+                findings["images"] = {"leaked": images}
+        if not checks:
+            return None
+        findings["checks"] = checks
+        leaked = leaked or []
         make_portable(findings, str(self.config.rootpath))
         decision = decide(findings, None, self.baseline, recording=self.settings.baseline_update)
         findings = decision.findings
@@ -773,3 +839,10 @@ def _apply_allow(leaked: list[LiveObject], allow: dict[str, int] | Any) -> list[
             continue
         kept.append(record)
     return kept
+
+
+def _image_min_bytes(check: marks.ImageLeakCheck | None, default: int) -> int | None:
+    """The size from which a fixture's arrays are checked, or None when its test's plan checks no images."""
+    if check is None:
+        return None
+    return check.min_bytes if check.min_bytes is not None else default

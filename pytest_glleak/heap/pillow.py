@@ -137,7 +137,7 @@ def install_hooks(tracker: ImageTracker) -> tuple[Installed, list[object]]:
             tracker._seq,
             "pil_image",
             capture(tracker.capture_depth, frame, imports=True),
-            tracker.phase,
+            tracker.current_phase(),
             core_seq,
         )
 

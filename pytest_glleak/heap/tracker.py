@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import threading
 import tracemalloc
 import types
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -86,6 +88,11 @@ class ImageTracker:
         self._active: TrackingToken | None = None
         self._tobytes_lines: frozenset[tuple[str, int]] = frozenset()
         self._scans = ReferrerScans(0)
+        #: The thread tests run in, and who started the calling (other) thread: a ledger owner such as
+        #: ``fixture:module:atlas#3`` (wired by the runner). Images other threads make while a fixture
+        #: that started them is alive are that fixture's.
+        self.test_thread = threading.get_ident()
+        self.thread_owner: Callable[[], str] | None = None
 
     # --- interception ----------------------------------------------------------------------------
     @property
@@ -118,6 +125,15 @@ class ImageTracker:
         self._live.clear()
 
     # --- recording (the hot path: keep it small) -------------------------------------------------
+    def current_phase(self) -> str:
+        """The phase a buffer made now is recorded under: :attr:`phase`, or, in a thread a wider-scoped
+        fixture started, ``"<fixture owner> thread"`` (the fixture's, never the running test's)."""
+        thread_owner = self.thread_owner
+        if thread_owner is None or threading.get_ident() == self.test_thread:
+            return self.phase
+        owner = thread_owner()
+        return f"{owner} thread" if owner.startswith("fixture:") else self.phase
+
     def _on_dead(self, ref: KeyedRef) -> None:
         self._live.pop(ref.key, None)
 
@@ -128,7 +144,12 @@ class ImageTracker:
         self._seq += 1
         self._created += 1
         record = TrackedBuffer(
-            ref, self._seq, "ndarray", capture(self.capture_depth, frame, imports=True), self.phase, -1
+            ref,
+            self._seq,
+            "ndarray",
+            capture(self.capture_depth, frame, imports=True),
+            self.current_phase(),
+            -1,
         )
         record.shape = tuple(interface.get("shape", ()))
         record.typestr = str(interface.get("typestr", ""))
@@ -151,7 +172,12 @@ class ImageTracker:
         self._seq += 1
         self._created += 1
         record = TrackedBuffer(
-            ref, self._seq, "ndarray", capture(self.capture_depth, frame, imports=True), self.phase, -1
+            ref,
+            self._seq,
+            "ndarray",
+            capture(self.capture_depth, frame, imports=True),
+            self.current_phase(),
+            -1,
         )
         record.shape = tuple(int(n) for n in array.shape)
         record.typestr = array.dtype.str
@@ -349,9 +375,21 @@ class ImageTracker:
         return {key: count for key, count in traces.items() if count > 0}
 
     def _collect_suspects(self, token: TrackingToken) -> list[Suspect]:
+        traces = self._new_traces(token) if token.precise and tracemalloc.is_tracing() else {}
+        return self._suspects_of(
+            self._leaked_records(token), traces, self._unexplained_blocks(token), token.min_bytes
+        )
+
+    def _suspects_of(
+        self,
+        records: list[TrackedBuffer],
+        traces: dict[TraceKey, int],
+        unexplained_blocks: int,
+        min_bytes: int,
+    ) -> list[Suspect]:
         suspects: list[Suspect] = []
         views: dict[int, Suspect] = {}
-        for record in self._leaked_records(token):
+        for record in records:
             obj = record.ref()
             if obj is None:
                 continue
@@ -379,8 +417,6 @@ class ImageTracker:
                 suspect = Suspect("ndarray", obj, record, record.nbytes, finding)
                 views[id(obj)] = suspect
                 suspects.append(suspect)
-        traces = self._new_traces(token) if token.precise and tracemalloc.is_tracing() else {}
-        unexplained_blocks = self._unexplained_blocks(token)
         if views or traces or unexplained_blocks:
             scan = scan_unseen(
                 want_arrays=bool(views or traces),
@@ -395,7 +431,7 @@ class ImageTracker:
                     if view_suspect.finding["held_by"] is None:
                         view_suspect.finding["held_by"] = describe_holder(holder, array, self._scans)
                     continue
-                if traces and owner.flags.owndata and owner.nbytes >= token.min_bytes:
+                if traces and owner.flags.owndata and owner.nbytes >= min_bytes:
                     found = claim_trace(traces, owner)
                     if found is not None:
                         suspects.append(
@@ -457,6 +493,50 @@ class ImageTracker:
                     )
                 )
         return suspects
+
+    # --- wider-scoped fixtures ---------------------------------------------------------------------
+    def fixture_leaks(self, owner: str, min_bytes: int = 65536) -> list[LeakedImage]:
+        """Images and image-backed arrays a wider-scoped fixture made and still alive, as findings.
+
+        ``owner`` is the phase they were recorded under (:meth:`set_phase` while the fixture was set up;
+        ``"<owner> thread"`` for the threads it started). Call once the fixture is finalized and pytest
+        has dropped its value: what is still alive then is kept by something else (a module-level cache).
+        Each finding's phase is ``setup`` (made by the fixture's set-up) or ``thread``.
+        """
+        if not self._owned(owner, min_bytes):
+            return []
+        gc.collect()
+        records = self._owned(owner, min_bytes)
+        if not records:
+            return []
+        self._scans = ReferrerScans()
+        try:
+            suspects = self._suspects_of(records, {}, 0, min_bytes)
+            self._describe_holders(suspects)
+            findings = []
+            for suspect in suspects:
+                record = suspect.record
+                made_by_thread = record is not None and record.phase != owner
+                suspect.finding["phase"] = "thread" if made_by_thread else "setup"
+                findings.append(suspect.finding)
+            suspects.clear()
+            return findings
+        finally:
+            self._scans = ReferrerScans(0)
+
+    def _owned(self, owner: str, min_bytes: int) -> list[TrackedBuffer]:
+        thread_phase = f"{owner} thread"
+        owned = []
+        for record in self._records():
+            if record.phase != owner and record.phase != thread_phase:
+                continue
+            if record.ref() is None or (record.kind == "ndarray" and record.nbytes < min_bytes):
+                continue
+            if sites.made_at_import(record.site):
+                continue
+            owned.append(record)
+        owned.sort(key=lambda record: record.seq)
+        return owned
 
     def _live_cores(self) -> set[int]:
         cores = set()

@@ -174,6 +174,11 @@ class Ledger:
             return self.owner, self.test
         return self._thread_owner()
 
+    def thread_owner(self) -> str:
+        """The owner of what the calling thread (not the test thread) makes: that of the code that
+        started it (``fixture:module:atlas#3`` for a fixture's render thread), or ``"session"``."""
+        return self._thread_owner()[0]
+
     def _thread_owner(self) -> tuple[str, str]:
         """(owner, test) of the calling thread (not the test thread): who started it, or ("session", "")
         for a thread started before the ledger was installed or behind ``threading``'s back."""

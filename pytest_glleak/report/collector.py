@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_glleak.errors import InternalErrors
-from pytest_glleak.findings import TestFindings
+from pytest_glleak.findings import LeakedImage, TestFindings
 from pytest_glleak.gl.provider import ContextProvider
 from pytest_glleak.report import baseline as baseline_module
 from pytest_glleak.report.atomic import write_text_atomic
@@ -25,7 +25,7 @@ from pytest_glleak.report.json_report import build_json, write_json
 from pytest_glleak.report.run import RunReport, collect_environment, utc_now
 from pytest_glleak.report.terminal import flaky_lines, terminal_lines
 from pytest_glleak.report.text import GREW, LEAKED
-from pytest_glleak.runner import LEAK_SECTION, orphan_fixtures_key
+from pytest_glleak.runner import LEAK_SECTION, CheckRunner, orphan_fixtures_key
 from pytest_glleak.settings import Settings
 from pytest_glleak.verdict import FAILING, outcome_of
 
@@ -199,11 +199,16 @@ class ReportCollector:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        orphans = self._orphan_fixtures()
         if hasattr(self.config, "workerinput"):
             output = self.config.workeroutput  # type: ignore[attr-defined]
             output["glleak_environment"] = environment(self.config, self.provider, self.settings)
+            # Fixtures finalized after the worker's last test: no report carries them (plain builtins).
+            output["glleak_fixtures"] = [findings for findings, _text in orphans]
             output["glleak_internal_errors"] = self.internal.as_dict()
             return
+        for findings, _text in orphans:
+            self._add_fixture(findings, None)
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             self.run.partial = True
         self.run.environment = self._environment()
@@ -238,8 +243,6 @@ class ReportCollector:
             self._written.append(
                 "glleak: --glleak-baseline-update needs --glleak-baseline=PATH; nothing written"
             )
-        for findings, _text in self.config.stash.get(orphan_fixtures_key, []):
-            self._add_fixture(findings, None)
         if session.exitstatus == pytest.ExitCode.OK and any(
             record.outcome == "leaked" for record in self.run.records if record.findings.get("fixture")
         ):
@@ -251,6 +254,18 @@ class ReportCollector:
         if self._write_errors and session.exitstatus == pytest.ExitCode.OK:
             # A run whose report could not be written must not look green to CI.
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _orphan_fixtures(self) -> list[tuple[TestFindings, str]]:
+        """Findings of the fixtures finalized outside any test's teardown (pytest finalizes what is left
+        in its own ``pytest_sessionfinish``, which runs before this trylast one)."""
+        runner = self.config.pluginmanager.get_plugin("glleak-runner")
+        try:
+            if isinstance(runner, CheckRunner):
+                return runner.finish_orphans()
+        except Exception as exc:  # bookkeeping of ours must never end the session
+            self.internal.record("checking fixtures finalized after the last test", exc)
+        found: list[tuple[TestFindings, str]] = self.config.stash.get(orphan_fixtures_key, [])
+        return list(found)
 
     def _write_output(
         self, label: str, path: str, write: Callable[[str], None], *, announce: bool = True
@@ -308,6 +323,8 @@ class ReportCollector:
                     frames = leak.get("create_site") or []
                     site = f" created at {frames[0]['file']}:{frames[0]['line']}" if frames else ""
                     terminalreporter.line(f"  - {leak['kind']} {leak['name']}{site}")
+                for image in record.findings.get("images", {}).get("leaked", []):
+                    terminalreporter.line(f"  - {_image_line(image)}")
         if self.run.flaky_leaks:
             terminalreporter.section("glleak: flaky leaks (leaked on an earlier attempt, not on the rerun)")
             for record in self.run.flaky_leaks:
@@ -331,6 +348,9 @@ class XdistHooks:
             collector = self.collector
             if output.get("glleak_environment") and collector._worker_environment is None:
                 collector._worker_environment = output["glleak_environment"]
+            worker = str(getattr(node, "workerinput", {}).get("workerid", "")) or None
+            for findings in output.get("glleak_fixtures") or []:
+                collector._add_fixture(findings, worker)
             errors = output.get("glleak_internal_errors") or {}
             collector.internal.add(
                 int(errors.get("count", 0)), errors.get("first"), f"worker {errors.get('where')}"
@@ -444,3 +464,14 @@ class CIOutputs:
             terminalreporter.write_line(line)
         for line in self._errors:
             terminalreporter.write_line(line, red=True, bold=True)
+
+
+def _image_line(image: LeakedImage) -> str:
+    """``pil_image RGBA 1024x1024 (4,194,304 bytes) created at test_x.py:7, held by dict in module x``."""
+    shape = "x".join(str(n) for n in image.get("shape") or [])
+    parts = (image.get("kind"), image.get("mode") or image.get("dtype"), shape)
+    what = " ".join(str(part) for part in parts if part)
+    frames = image.get("create_site") or []
+    site = f" created at {frames[0]['file']}:{frames[0]['line']}" if frames else ""
+    held = f", held by {image['held_by']}" if image.get("held_by") else ""
+    return f"{what} ({int(image.get('bytes') or 0):,} bytes){site}{held}"
