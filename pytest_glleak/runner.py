@@ -431,7 +431,7 @@ class CheckRunner:
         where = "" if fixturedef.scope == "session" else str(getattr(node, "nodeid", ""))
         return FixtureWatch(
             owner=f"fixture:{fixturedef.scope}:{fixturedef.argname}#{self._fixture_count}",
-            name=fixturedef.argname,
+            name=fixturedef.argname + _param_suffix(request),
             scope=fixturedef.scope,
             where=where,
             kinds=active.plan.gl.kinds if active.plan.gl is not None else None,
@@ -846,3 +846,14 @@ def _image_min_bytes(check: marks.ImageLeakCheck | None, default: int) -> int | 
     if check is None:
         return None
     return check.min_bytes if check.min_bytes is not None else default
+
+
+def _param_suffix(request: pytest.FixtureRequest) -> str:
+    """``[small]`` for an instance of a parametrized fixture (each instance is checked on its own), else
+    ``""``. Plain parameters are named by their value, others by their index."""
+    if not hasattr(request, "param"):
+        return ""
+    param = request.param
+    if isinstance(param, (str, int, float, bool)) or param is None:
+        return f"[{param}]"
+    return f"[{getattr(request, 'param_index', 0)}]"

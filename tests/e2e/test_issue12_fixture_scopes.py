@@ -246,3 +246,53 @@ def test_session_fixture_leaks_under_xdist(pytester: pytest.Pytester) -> None:
         )
     assert verdicts(plain_json) == verdicts(xdist_json)
     assert sorted(nodeid for nodeid in verdicts(xdist_json) if "<fixture" in nodeid) == SESSION_FIXTURES
+
+
+PARAM_FIXTURE = "test_param_instances.py::<fixture atlas[small]>"
+
+
+def _assert_param_instance_leak(result: pytest.RunResult, report: Path) -> None:
+    result.assert_outcomes(passed=4)  # no test's teardown ended the leaking instance
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*glleak: leaks of wider-scoped fixtures (checked when their scope ended)*",
+            "fixture atlas[[]small[]] (module test_param_instances.py) leaked 1 texture, 1 Pillow image",
+            "  - texture * created at test_param_instances.py:10",
+            "  - pil_image RGBA 256x256 (262,144 bytes) created at test_param_instances.py:12, "
+            "held by item 0 of list CACHE in module test_param_instances",
+        ]
+    )
+    tests = entries(report)
+    assert [nodeid for nodeid in tests if "<fixture" in nodeid] == [PARAM_FIXTURE]
+    fixture = tests[PARAM_FIXTURE]
+    assert (fixture["outcome"], fixture["verdict"], fixture["checks"]) == (
+        "leaked",
+        "leaked",
+        ["gl", "images"],
+    )
+    assert {
+        (entry["outcome"], entry["verdict"]) for nodeid, entry in tests.items() if nodeid != PARAM_FIXTURE
+    } == {("passed", "clean")}
+
+
+def test_a_fixture_instance_finalized_in_a_tests_setup_is_reported(pytester: pytest.Pytester) -> None:
+    pytester.copy_example("issue12/fixtures/test_param_instances.py")
+    report = pytester.path / "report.json"
+    result = pytester.runpytest(*RUN_ARGS, f"--glleak-json={report}")
+
+    _assert_param_instance_leak(result, report)
+
+
+@pytest.mark.xdist
+def test_a_fixture_finalized_outside_any_test_on_a_worker_reaches_the_controller(
+    pytester: pytest.Pytester,
+) -> None:
+    pytest.importorskip("xdist")
+    pytester.copy_example("issue12/fixtures/test_param_instances.py")
+    report = pytester.path / "report.json"
+    # loadscope: the module runs on one worker, which finalizes the "small" instance outside any test;
+    # the worker's workeroutput carries the findings to the controller.
+    result = pytester.runpytest(*RUN_ARGS, "-n", "2", "--dist", "loadscope", f"--glleak-json={report}")
+
+    _assert_param_instance_leak(result, report)
