@@ -33,6 +33,7 @@ from pytest_glleak.heap import ImageTracker, MemoryBaseline, format_growth_table
 from pytest_glleak.heap.diagnose import growth_diagnosis
 from pytest_glleak.heap.growth import RESOLVABLE_GROWTH, RSS_FLOOR, rss_bytes
 from pytest_glleak.ledger import Ledger, LiveObject
+from pytest_glleak.ledger.sweep import Snapshot
 from pytest_glleak.report.baseline import Baseline
 from pytest_glleak.report.growth_text import format_growth_sites
 from pytest_glleak.report.junit import junit_properties
@@ -56,8 +57,13 @@ class TestState:
     #: What the call raised: the frames in its tracebacks are cleared before the check.
     exceptions: list[BaseException] = dataclasses.field(default_factory=list)
     growth: dict[str, Any] | None = None
-    #: Names the driver knew at the start (``--glleak-driver-sweep``); None when no sweep was taken.
-    sweep: frozenset[tuple[str, int]] | None = None
+    #: Names the driver knew at the start, per context (``--glleak-driver-sweep``); None when no sweep
+    #: was taken.
+    sweep: Snapshot | None = None
+    #: The contexts the ledger knew when that sweep was taken: the others were made during the test.
+    sweep_known: frozenset[int] = frozenset()
+    #: Sweeps taken at the end of the set-up and of the call: the phase of what the last sweep finds.
+    sweep_ends: list[tuple[str, Snapshot]] = dataclasses.field(default_factory=list)
     #: The test's ``memory_baseline`` fixture value, when it used one: its fds and threads are reported.
     memory: MemoryBaseline | None = None
 
@@ -184,21 +190,19 @@ class CheckRunner:
                 precise = plan.images_explicit and self.settings.image_trace == "marked"
                 state.image_token = self.images.start(item.nodeid, min_bytes, precise=precise)
             if plan.gl is not None and self.settings.driver_sweep:
-                state.sweep = self._driver_sweep(plan)
+                self._first_sweep(state)
         return (yield)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         with guarded("the call set-up", item):
             state = item.stash.get(state_key, None)
-            if (
-                state is not None
-                and state.sweep is None
-                and state.plan.gl is not None
-                and self.settings.driver_sweep
-            ):
-                # The session context did not exist yet at setup (the first GL test): sweep now.
-                state.sweep = self._driver_sweep(state.plan)
+            if state is not None and state.plan.gl is not None and self.settings.driver_sweep:
+                if state.sweep is None:
+                    # The session context did not exist yet at setup (the first GL test): sweep now.
+                    self._first_sweep(state)
+                else:
+                    self._phase_sweep(state, "setup")
             self._phase("call")
             if state is not None and state.plan.growth is not None and _is_unittest(item):
                 # unittest runs the method itself, not through pytest_pyfunc_call: pytest sets the
@@ -212,14 +216,36 @@ class CheckRunner:
                     item.obj = original
         return (yield)
 
-    def _driver_sweep(self, plan: marks.CheckPlan) -> frozenset[tuple[str, int]] | None:
-        """The names the session context's driver knows now, or None when there is no context yet."""
+    def _first_sweep(self, state: TestState) -> None:
+        """The test's first driver sweep, and the contexts known at that point."""
+        state.sweep_known = self.ledger.context_handles()
+        state.sweep = self._driver_sweep(state)
+
+    def _phase_sweep(self, state: TestState, ended: str) -> None:
+        """A driver sweep at the end of phase ``ended``: what the last sweep finds here was made in it."""
+        snapshot = self._driver_sweep(state)
+        if snapshot is not None:
+            state.sweep_ends.append((ended, snapshot))
+
+    def _sweep_handles(self, state: TestState) -> list[int]:
+        """The contexts a sweep covers: the session context, then those made since the first sweep."""
+        handles: list[int] = []
         context = self.provider.context
-        if context is None or plan.gl is None:
+        if context is not None:
+            handle = self.ledger.handle_of(context)
+            if handle:
+                handles.append(handle)
+        handles.extend(sorted(self.ledger.context_handles() - state.sweep_known))
+        return handles
+
+    def _driver_sweep(self, state: TestState) -> Snapshot | None:
+        """What the driver knows now and the ledger does not, per context, or None when there is no
+        session context yet."""
+        plan = state.plan
+        if self.provider.context is None or plan.gl is None:
             return None
         try:
-            context.make_current()
-            return self.ledger.driver_sweep(plan.gl.kinds)
+            return self.ledger.sweep_contexts(self._sweep_handles(state), plan.gl.kinds)
         except Exception:  # a sweep is a best-effort extra; it must never break the test
             return None
 
@@ -230,6 +256,9 @@ class CheckRunner:
         # of ours) is this test's teardown error, never the session's.
         try:
             self._phase("teardown")
+            state = item.stash.get(state_key, None)
+            if state is not None and state.sweep is not None:
+                self._phase_sweep(state, "call")
         except Exception as exc:  # nothing may stop the teardown itself from running
             self.internal.record("pytest_runtest_teardown", exc)
         teardown_error: BaseException | None = None
@@ -400,8 +429,9 @@ class CheckRunner:
             self.images.set_phase(self.ledger.phase)
             active = self._active
             if active is not None and active.sweep is not None:
-                # What the fixture made behind PyOpenGL's back is the fixture's too.
-                active.sweep |= self._driver_sweep(active.plan) or frozenset()
+                # What the fixture made behind the hooks' back is the fixture's too.
+                for handle, names in (self._driver_sweep(active) or {}).items():
+                    active.sweep[handle] = active.sweep.get(handle, frozenset()) | names
 
     def _watch(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
@@ -620,7 +650,7 @@ class CheckRunner:
             checks.append("gl")
             leaked_gl = self.ledger.leaks_since(state.mark, plan.gl.kinds)
             if state.sweep is not None:
-                leaked_gl += self._outside_since(state.sweep, plan.gl.kinds)
+                leaked_gl += self._outside_since(state, state.sweep)
             leaked_gl = _apply_allow(leaked_gl, plan.gl.allow)
             leaked_records = self.ledger.to_findings(leaked_gl)
             findings["gl"] = {
@@ -670,20 +700,20 @@ class CheckRunner:
         self._cleanup(leaked_gl)
         return decision.findings, decision.text
 
-    def _outside_since(
-        self, sweep: frozenset[tuple[str, int]], kinds: tuple[str, ...] | None
-    ) -> list[LiveObject]:
-        context = self.provider.context
-        if context is None:
+    def _outside_since(self, state: TestState, before: Snapshot) -> list[LiveObject]:
+        """What the driver knows now, in the session context and the contexts made during the test, that
+        neither the ledger nor the first sweep knew; each with the phase the phase-end sweeps tell."""
+        if self.provider.context is None or state.plan.gl is None:
             return []
+        ends = state.sweep_ends
+        # After the call's end sweep, what is new was made in the teardown; without it, nobody can tell.
+        last_phase = "teardown" if ends and ends[-1][0] == "call" else ""
         try:
-            context.make_current()
-            outside = self.ledger.outside_since(sweep, kinds)
+            return self.ledger.outside_in(
+                self._sweep_handles(state), before, ends, last_phase, state.plan.gl.kinds
+            )
         except Exception:  # best effort, as the sweep at setup
             return []
-        for record in outside:
-            record.phase = ""  # no hook saw it made: setup, call or teardown cannot be told
-        return outside
 
     @staticmethod
     def _record_memory_baseline(state: TestState, findings: TestFindings) -> None:
