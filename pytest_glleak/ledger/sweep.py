@@ -32,6 +32,7 @@ __all__ = [
     "object_bytes",
     "outside_in",
     "outside_since",
+    "probe_unhooked",
     "sweep_contexts",
 ]
 
@@ -123,6 +124,40 @@ def outside_in(
                         break
                 records.append(_outside_record(ledger, entry, kind, name, phase))
     return records
+
+
+#: The kinds the cheap probe of :func:`probe_unhooked` asks about.
+PROBE_KINDS = ("texture", "buffer", "renderbuffer", "framebuffer", "vertex_array", "sampler", "program")
+
+
+def probe_unhooked(ledger: Ledger, handles: Sequence[int], window: int = 8) -> frozenset[tuple[str, int]]:
+    """A cheap look for objects no hook recorded, in the first context of ``handles`` that can be made
+    current: glIs* on names 1 .. ``window`` and on the ``window`` names above the highest the ledger knows,
+    for the common kinds (at most ``2 * window`` queries per kind). Drivers hand out the lowest free name or
+    the next above the highest, so an object made behind the hooks' back usually lands in one of them;
+    compare a probe at the test's start with one at its end. The binding current before is restored."""
+    highest: dict[str, int] = {}
+    for record in ledger._live.values():
+        if record.name > highest.get(record.kind, 0) and record.kind != "sync":
+            highest[record.kind] = record.name
+    found: set[tuple[str, int]] = set()
+    live = ledger._live
+    for entry, kinds in _each(ledger, handles[:1], PROBE_KINDS):
+        with ledger.suspended():
+            for kind in kinds:
+                query = is_function(kind)
+                if query is None:
+                    continue
+                top = highest.get(kind, 0)
+                names = sorted({*range(1, window + 1), *range(top + 1, top + window + 1)})
+                for name in names:
+                    try:
+                        alive = bool(query(name))
+                    except Exception:
+                        break
+                    if alive and ledger._key(kind, name, entry) not in live:
+                        found.add((kind, name))
+    return frozenset(found)
 
 
 def _outside_record(ledger: Ledger, entry: ContextEntry, kind: str, name: int, phase: str) -> LiveObject:

@@ -78,3 +78,45 @@ def test_driver_sweep_covers_contexts_made_during_the_test(pytester: pytest.Pyte
     assert (in_setup["bytes"], in_setup["phase"]) == (32 * 32 * 4, "setup")
     assert tests["test_own_context_texture_deleted"]["verdict"] == "clean"
     assert tests["test_own_context_destroyed"]["verdict"] == "clean"
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["notice", "warnings-as-errors"])
+def test_marked_test_says_when_gl_objects_came_from_an_unhooked_binding(
+    pytester: pytest.Pytester, strict: bool
+) -> None:
+    """A marked test that keeps a raw-ctypes texture passes with an UnhookedGLWarning (and a JSON note);
+    a clean marked PyOpenGL test, a raw texture deleted again and an unmarked test say nothing. Under
+    ``-W error::pytest_glleak.UnhookedGLWarning`` the notice is the test's teardown error."""
+    pytester.copy_example("runner/test_unhooked.py")
+    report = pytester.path / "report.json"
+    args = ["-p", "no:randomly", f"--glleak-json={report}"]
+    if strict:
+        args += ["-W", "error::pytest_glleak.UnhookedGLWarning"]
+    result = pytester.runpytest(*args)
+
+    if strict:
+        result.assert_outcomes(passed=4, errors=1)
+        result.stdout.fnmatch_lines(["ERROR test_unhooked.py::test_marked_raw_texture_kept - *"])
+        result.stdout.fnmatch_lines(
+            ["E   *UnhookedGLWarning: pytest-glleak: GL objects made outside the hooked*"]
+        )
+        return
+    result.assert_outcomes(passed=5, warnings=1)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [
+            "test_unhooked.py::test_marked_raw_texture_kept",
+            "*UnhookedGLWarning: pytest-glleak: GL objects made outside the hooked bindings: 1 GL object "
+            "(1 texture) appeared in the session's GL context during this test that no hooked binding "
+            "(PyOpenGL, moderngl, pyglet) made; they are not checked for leaks: rerun with "
+            "--glleak-driver-sweep to check them",
+        ]
+    )
+    doc: dict[str, Any] = json.loads(report.read_text())
+    unhooked = {entry["nodeid"].rsplit("::", 1)[-1]: entry["gl_unhooked"] for entry in doc["tests"]}
+    assert unhooked == {
+        "test_marked_pyopengl_clean": {},
+        "test_marked_raw_texture_kept": {"texture": 1},
+        "test_marked_raw_texture_deleted": {},
+        "test_marked_pyopengl_after": {},
+    }
