@@ -530,7 +530,7 @@ class Ledger:
         reports (see :func:`~pytest_glleak.ledger.sweep.outside_in`)."""
         return sweep.outside_in(self, handles, before, phase_ends, last_phase, kinds)
 
-    def probe_unhooked(self, handles: Sequence[int], window: int = 8) -> frozenset[tuple[str, int]]:
+    def probe_unhooked(self, handles: Sequence[int], window: int = 4) -> frozenset[tuple[str, int]]:
         """A few glIs* queries for objects no hook recorded (see
         :func:`~pytest_glleak.ledger.sweep.probe_unhooked`): far cheaper than a sweep."""
         return sweep.probe_unhooked(self, handles, window)

@@ -130,12 +130,12 @@ def outside_in(
 PROBE_KINDS = ("texture", "buffer", "renderbuffer", "framebuffer", "vertex_array", "sampler", "program")
 
 
-def probe_unhooked(ledger: Ledger, handles: Sequence[int], window: int = 8) -> frozenset[tuple[str, int]]:
+def probe_unhooked(ledger: Ledger, handles: Sequence[int], window: int = 4) -> frozenset[tuple[str, int]]:
     """A cheap look for objects no hook recorded, in the first context of ``handles`` that can be made
-    current: glIs* on names 1 .. ``window`` and on the ``window`` names above the highest the ledger knows,
-    for the common kinds (at most ``2 * window`` queries per kind). Drivers hand out the lowest free name or
-    the next above the highest, so an object made behind the hooks' back usually lands in one of them;
-    compare a probe at the test's start with one at its end. The binding current before is restored."""
+    current, for the common kinds: drivers hand out the lowest free name (Mesa) or the one above the
+    highest, so glIs* walks up from 1 and from above the highest name the ledger knows, skipping the names
+    the ledger knows, each walk until ``window`` names are free. Compare a probe at the test's start with
+    one at its end: a few glIs* calls per kind, no sweep. The binding current before is restored."""
     highest: dict[str, int] = {}
     for record in ledger._live.values():
         if record.name > highest.get(record.kind, 0) and record.kind != "sync":
@@ -148,15 +148,21 @@ def probe_unhooked(ledger: Ledger, handles: Sequence[int], window: int = 8) -> f
                 query = is_function(kind)
                 if query is None:
                     continue
-                top = highest.get(kind, 0)
-                names = sorted({*range(1, window + 1), *range(top + 1, top + window + 1)})
-                for name in names:
-                    try:
-                        alive = bool(query(name))
-                    except Exception:
-                        break
-                    if alive and ledger._key(kind, name, entry) not in live:
-                        found.add((kind, name))
+                start = 1
+                for _ in range(2):
+                    name, free = start, 0
+                    while free < window:
+                        if ledger._key(kind, name, entry) not in live:
+                            try:
+                                alive = bool(query(name))
+                            except Exception:
+                                break
+                            if alive:
+                                found.add((kind, name))
+                            else:
+                                free += 1
+                        name += 1
+                    start = max(name, highest.get(kind, 0) + 1)
     return frozenset(found)
 
 
