@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_glleak import sites
 from pytest_glleak.gl.current import CurrentBinding
 from pytest_glleak.ledger import gl_functions, registry
-from pytest_glleak.ledger.confirm import _current_is_compat
+from pytest_glleak.ledger.confirm import current_is_compat
 from pytest_glleak.ledger.gl_functions import bound_object, is_function
 from pytest_glleak.ledger.records import LIVE, SHARED, LiveObject
 
@@ -55,7 +55,7 @@ def driver_sweep(
     live = ledger._live
     found: set[tuple[str, int]] = set()
     wanted = [kind for kind in (kinds or registry.KINDS) if kind != "sync"]
-    if "display_list" in wanted and not _current_is_compat():
+    if "display_list" in wanted and not current_is_compat():
         wanted.remove("display_list")  # glIsList in a core context is an error left for the user's code
     highest: dict[str, int] = {}
     for record in live.values():

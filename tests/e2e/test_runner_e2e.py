@@ -48,13 +48,22 @@ def test_driver_sweep_reports_textures_created_outside_pyopengl(
     assert tests["test_after_the_leak"]["gl"]["created"] == {"texture": 1}
 
 
-@pytest.mark.parametrize("sweep", [True, False], ids=["sweep", "no-sweep"])
-def test_driver_sweep_covers_contexts_made_during_the_test(pytester: pytest.Pytester, sweep: bool) -> None:
+@pytest.mark.parametrize(
+    ("sweep", "workers"),
+    [(True, 0), (False, 0), pytest.param(True, 2, marks=pytest.mark.xdist)],
+    ids=["sweep", "no-sweep", "sweep-xdist-2"],
+)
+def test_driver_sweep_covers_contexts_made_during_the_test(
+    pytester: pytest.Pytester, sweep: bool, workers: int
+) -> None:
     """A texture made through raw ctypes in an EGL context the test made itself: found by the sweep,
-    with its phase and the bytes the driver reports; deleted, or gone with its context: clean."""
+    with its phase and the bytes the driver reports; deleted, or gone with its context: clean. The same
+    verdicts under ``-n 2``."""
     pytester.copy_example("runner/test_outside_context.py")
     report = pytester.path / "report.json"
     args = ["-p", "no:randomly", f"--glleak-json={report}"] + (["--glleak-driver-sweep"] if sweep else [])
+    if workers:
+        args += ["-n", str(workers)]
     result = pytester.runpytest(*args)
 
     doc: dict[str, Any] = json.loads(report.read_text())
