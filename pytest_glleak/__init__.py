@@ -5,7 +5,8 @@ types a test or a conftest may touch, for annotations and ``isinstance`` checks:
 
 - :class:`GLContext`: the value of ``gl_context`` and of ``gl_context_factory(...)``;
   :class:`ContextUnavailable`: raised when no context can be made;
-  :class:`GLContextRecreatedWarning`: foreign code broke the session context between tests.
+  :class:`GLContextRecreatedWarning`: foreign code broke the session context between tests;
+  :class:`UnhookedGLWarning`: a marked test made GL objects through a binding the plugin does not hook.
 - :class:`LedgerView`: the value of ``gl_ledger``; :class:`LiveObject`: one record it lists.
 - :class:`MemoryBaseline`: the value of ``memory_baseline``; :class:`MeasureResult`: what its
   ``measure()`` returns; :class:`MemoryGrowthError`: what ``measure(fn, limit=...)`` raises when memory
@@ -35,6 +36,7 @@ __all__ = [
     "MemoryBaseline",
     "MemoryGrowthError",
     "TestFindings",
+    "UnhookedGLWarning",
     "Verdict",
     "__version__",
 ]
@@ -51,6 +53,7 @@ _WHERE = {
     "MemoryBaseline": "pytest_glleak.heap",
     "MemoryGrowthError": "pytest_glleak.heap.diagnose",
     "TestFindings": "pytest_glleak.findings",
+    "UnhookedGLWarning": "pytest_glleak.runner",
     "Verdict": "pytest_glleak.findings",
 }
 
@@ -61,6 +64,7 @@ if TYPE_CHECKING:
     from pytest_glleak.heap.diagnose import MemoryGrowthError
     from pytest_glleak.ledger import LedgerView, LiveObject
     from pytest_glleak.plugin import GLContextRecreatedWarning
+    from pytest_glleak.runner import UnhookedGLWarning
 
 
 def __getattr__(name: str) -> Any:

@@ -12,6 +12,7 @@ import functools
 import inspect
 import types
 import unittest
+import warnings
 from collections.abc import Generator, Iterator
 from typing import Any
 
@@ -33,9 +34,11 @@ from pytest_glleak.heap import ImageTracker, MemoryBaseline, format_growth_table
 from pytest_glleak.heap.diagnose import growth_diagnosis
 from pytest_glleak.heap.growth import RESOLVABLE_GROWTH, RSS_FLOOR, rss_bytes
 from pytest_glleak.ledger import Ledger, LiveObject
+from pytest_glleak.ledger.sweep import Snapshot
 from pytest_glleak.report.baseline import Baseline
 from pytest_glleak.report.growth_text import format_growth_sites
 from pytest_glleak.report.junit import junit_properties
+from pytest_glleak.report.text import api_kind_phrase, count_phrase
 from pytest_glleak.settings import Settings, with_marker
 from pytest_glleak.sites import make_portable
 from pytest_glleak.verdict import FAILING, Growth, decide
@@ -56,8 +59,15 @@ class TestState:
     #: What the call raised: the frames in its tracebacks are cleared before the check.
     exceptions: list[BaseException] = dataclasses.field(default_factory=list)
     growth: dict[str, Any] | None = None
-    #: Names the driver knew at the start (``--glleak-driver-sweep``); None when no sweep was taken.
-    sweep: frozenset[tuple[str, int]] | None = None
+    #: Names the driver knew at the start, per context (``--glleak-driver-sweep``); None when no sweep
+    #: was taken.
+    sweep: Snapshot | None = None
+    #: The contexts the ledger knew when that sweep was taken: the others were made during the test.
+    sweep_known: frozenset[int] = frozenset()
+    #: Sweeps taken at the end of the set-up and of the call: the phase of what the last sweep finds.
+    sweep_ends: list[tuple[str, Snapshot]] = dataclasses.field(default_factory=list)
+    #: Unknown names a cheap probe found at the start (marked tests, no sweep); None when not probed.
+    probe: frozenset[tuple[str, int]] | None = None
     #: The test's ``memory_baseline`` fixture value, when it used one: its fds and threads are reported.
     memory: MemoryBaseline | None = None
 
@@ -83,6 +93,8 @@ fixtures_key = pytest.StashKey[list[TestFindings]]()
 fixture_failed_key = pytest.StashKey[bool]()
 #: Findings of fixtures finalized outside any test's teardown (config stash; the collector reports them).
 orphan_fixtures_key = pytest.StashKey[list[tuple[TestFindings, str]]]()
+#: The notice of GL objects made outside the hooked bindings, for the item's teardown to warn with.
+notice_key = pytest.StashKey[str]()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,21 +206,29 @@ class CheckRunner:
                 precise = plan.images_explicit and self.settings.image_trace == "marked"
                 state.image_token = self.images.start(item.nodeid, min_bytes, precise=precise)
             if plan.gl is not None and self.settings.driver_sweep:
-                state.sweep = self._driver_sweep(plan)
+                self._first_sweep(state)
+            elif plan.gl is not None and plan.gl_explicit:
+                state.probe = self._probe()
         return (yield)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         with guarded("the call set-up", item):
             state = item.stash.get(state_key, None)
-            if (
+            if state is not None and state.plan.gl is not None and self.settings.driver_sweep:
+                if state.sweep is None:
+                    # The session context did not exist yet at setup (the first GL test): sweep now.
+                    self._first_sweep(state)
+                else:
+                    self._phase_sweep(state, "setup")
+            elif (
                 state is not None
-                and state.sweep is None
+                and state.probe is None
                 and state.plan.gl is not None
-                and self.settings.driver_sweep
+                and state.plan.gl_explicit
+                and not self.settings.driver_sweep
             ):
-                # The session context did not exist yet at setup (the first GL test): sweep now.
-                state.sweep = self._driver_sweep(state.plan)
+                state.probe = self._probe()  # the session context did not exist yet at setup
             self._phase("call")
             if state is not None and state.plan.growth is not None and _is_unittest(item):
                 # unittest runs the method itself, not through pytest_pyfunc_call: pytest sets the
@@ -222,14 +242,49 @@ class CheckRunner:
                     item.obj = original
         return (yield)
 
-    def _driver_sweep(self, plan: marks.CheckPlan) -> frozenset[tuple[str, int]] | None:
-        """The names the session context's driver knows now, or None when there is no context yet."""
+    def _first_sweep(self, state: TestState) -> None:
+        """The test's first driver sweep, and the contexts known at that point."""
+        state.sweep_known = self.ledger.context_handles()
+        state.sweep = self._driver_sweep(state)
+
+    def _phase_sweep(self, state: TestState, ended: str) -> None:
+        """A driver sweep at the end of phase ``ended``: what the last sweep finds here was made in it."""
+        snapshot = self._driver_sweep(state)
+        if snapshot is not None:
+            state.sweep_ends.append((ended, snapshot))
+
+    def _probe(self) -> frozenset[tuple[str, int]] | None:
+        """The cheap look for unhooked objects in the session context; None when there is none yet."""
         context = self.provider.context
-        if context is None or plan.gl is None:
+        if context is None:
+            return None
+        handle = self.ledger.handle_of(context)
+        if not handle:
             return None
         try:
-            context.make_current()
-            return self.ledger.driver_sweep(plan.gl.kinds)
+            return self.ledger.probe_unhooked([handle])
+        except Exception:  # a best-effort notice; it must never break the test
+            return None
+
+    def _sweep_handles(self, state: TestState) -> list[int]:
+        """The contexts a sweep covers: the session context, then those made since the first sweep."""
+        handles: list[int] = []
+        context = self.provider.context
+        if context is not None:
+            handle = self.ledger.handle_of(context)
+            if handle:
+                handles.append(handle)
+        handles.extend(sorted(self.ledger.context_handles() - state.sweep_known))
+        return handles
+
+    def _driver_sweep(self, state: TestState) -> Snapshot | None:
+        """What the driver knows now and the ledger does not, per context, or None when there is no
+        session context yet."""
+        plan = state.plan
+        if self.provider.context is None or plan.gl is None:
+            return None
+        try:
+            return self.ledger.sweep_contexts(self._sweep_handles(state), plan.gl.kinds)
         except Exception:  # a sweep is a best-effort extra; it must never break the test
             return None
 
@@ -240,6 +295,9 @@ class CheckRunner:
         # of ours) is this test's teardown error, never the session's.
         try:
             self._phase("teardown")
+            state = item.stash.get(state_key, None)
+            if state is not None and state.sweep is not None:
+                self._phase_sweep(state, "call")
         except Exception as exc:  # nothing may stop the teardown itself from running
             self.internal.record("pytest_runtest_teardown", exc)
         teardown_error: BaseException | None = None
@@ -268,6 +326,13 @@ class CheckRunner:
             outcome = self._with_fixture_leaks(item, outcome, teardown_error)
         finally:
             self._destroy_extra(item)
+        notice = item.stash.get(notice_key, None)
+        if notice is not None:
+            del item.stash[notice_key]
+            if teardown_error is None and outcome is None and message is None:
+                _warn_unhooked(item, notice)  # may raise, under -W error: the test's teardown error
+            else:
+                item.add_report_section("teardown", "glleak", notice)
         if teardown_error is not None:
             if message is not None:
                 item.add_report_section("teardown", "glleak", message)
@@ -412,8 +477,11 @@ class CheckRunner:
             self.images.set_phase(phase)  # an enclosing fixture's, when fixtures nest
             active = self._active
             if active is not None and active.sweep is not None:
-                # What the fixture made behind PyOpenGL's back is the fixture's too.
-                active.sweep |= self._driver_sweep(active.plan) or frozenset()
+                # What the fixture made behind the hooks' back is the fixture's too.
+                for handle, names in (self._driver_sweep(active) or {}).items():
+                    active.sweep[handle] = active.sweep.get(handle, frozenset()) | names
+            if active is not None and active.probe is not None:
+                active.probe |= self._probe() or frozenset()
 
     def _watch(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
@@ -686,7 +754,9 @@ class CheckRunner:
             checks.append("gl")
             leaked_gl = self.ledger.leaks_since(state.mark, plan.gl.kinds)
             if state.sweep is not None:
-                leaked_gl += self._outside_since(state.sweep, plan.gl.kinds)
+                leaked_gl += self._outside_since(state, state.sweep)
+            elif state.probe is not None:
+                self._notice_unhooked(item, state.probe, findings)
             leaked_gl = _apply_allow(leaked_gl, plan.gl.allow)
             leaked_records = self.ledger.to_findings(leaked_gl)
             findings["gl"] = {
@@ -736,20 +806,43 @@ class CheckRunner:
         self._cleanup(leaked_gl)
         return decision.findings, decision.text
 
-    def _outside_since(
-        self, sweep: frozenset[tuple[str, int]], kinds: tuple[str, ...] | None
-    ) -> list[LiveObject]:
-        context = self.provider.context
-        if context is None:
+    def _notice_unhooked(
+        self, item: pytest.Item, before: frozenset[tuple[str, int]], findings: TestFindings
+    ) -> None:
+        """Note GL objects that appeared in the session context without any hook seeing them made: the
+        test made them through a binding the plugin does not hook, so they are not checked."""
+        after = self._probe()
+        if after is None:
+            return
+        counts: dict[str, int] = {}
+        for kind, _ in sorted(after - before):
+            counts[kind] = counts.get(kind, 0) + 1
+        if not counts:
+            return
+        findings["gl_unhooked"] = counts
+        total = sum(counts.values())
+        kinds = ", ".join(api_kind_phrase(kind, count) for kind, count in counts.items())
+        item.stash[notice_key] = (
+            f"pytest-glleak: GL objects made outside the hooked bindings: {count_phrase(total, 'GL object')} "
+            f"({kinds}) appeared in the session's GL context during this test that no hooked binding "
+            "(PyOpenGL, moderngl, pyglet) made; they are not checked for leaks: rerun with "
+            "--glleak-driver-sweep to check them"
+        )
+
+    def _outside_since(self, state: TestState, before: Snapshot) -> list[LiveObject]:
+        """What the driver knows now, in the session context and the contexts made during the test, that
+        neither the ledger nor the first sweep knew; each with the phase the phase-end sweeps tell."""
+        if self.provider.context is None or state.plan.gl is None:
             return []
+        ends = state.sweep_ends
+        # After the call's end sweep, what is new was made in the teardown; without it, nobody can tell.
+        last_phase = "teardown" if ends and ends[-1][0] == "call" else ""
         try:
-            context.make_current()
-            outside = self.ledger.outside_since(sweep, kinds)
+            return self.ledger.outside_in(
+                self._sweep_handles(state), before, ends, last_phase, state.plan.gl.kinds
+            )
         except Exception:  # best effort, as the sweep at setup
             return []
-        for record in outside:
-            record.phase = ""  # no hook saw it made: setup, call or teardown cannot be told
-        return outside
 
     @staticmethod
     def _record_memory_baseline(state: TestState, findings: TestFindings) -> None:
@@ -765,6 +858,22 @@ class CheckRunner:
             self.ledger.delete(leaked)
         with contextlib.suppress(ContextUnavailable):  # the test's teardown said so already
             self.provider.make_current()  # anew when the test broke it
+
+
+class UnhookedGLWarning(pytest.PytestWarning):
+    """A marked test made GL objects through a binding pytest-glleak does not hook (raw ctypes, Qt, a C
+    extension): they are not checked for leaks unless ``--glleak-driver-sweep`` is given. Not a failure by
+    itself; ``-W error::pytest_glleak.UnhookedGLWarning`` makes it one."""
+
+
+def _warn_unhooked(item: pytest.Item, notice: str) -> None:
+    path, line, _ = item.location
+    warnings.warn_explicit(
+        UnhookedGLWarning(notice),
+        category=UnhookedGLWarning,
+        filename=str(item.path) if hasattr(item, "path") else path,
+        lineno=(line or 0) + 1,
+    )
 
 
 class GrowthLimitWarning(pytest.PytestWarning):

@@ -177,7 +177,7 @@ def _make_current_for(ledger: Ledger, shared: bool, context: int, compat: bool =
     if (
         entry is not None
         and (entry.group == context if shared else entry.handle == context)
-        and (not compat or _current_is_compat())
+        and (not compat or current_is_compat())
     ):
         return True
     if shared:
@@ -191,13 +191,13 @@ def _make_current_for(ledger: Ledger, shared: bool, context: int, compat: bool =
             candidate.make_current()
         except Exception:
             continue
-        if compat and not _current_is_compat():
+        if compat and not current_is_compat():
             continue
         return True
     return False
 
 
-def _current_is_compat() -> bool:
+def current_is_compat() -> bool:
     """Whether the current context has the compatibility profile (or predates profiles: GL < 3.2)."""
     try:
         mask = bound_object(_GL_CONTEXT_PROFILE_MASK)

@@ -23,7 +23,7 @@ import itertools
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -512,6 +512,41 @@ class Ledger:
     ) -> list[LiveObject]:
         """Objects the driver knows now but neither the ledger nor the sweep ``before`` did."""
         return sweep.outside_since(self, before, kinds)
+
+    def sweep_contexts(
+        self, handles: Sequence[int], kinds: Iterable[str] | None = None, margin: int = 64
+    ) -> sweep.Snapshot:
+        """:meth:`driver_sweep` in each known context of ``handles`` that can be made current (a context
+        the ledger saw created through EGL is made current without surfaces); the binding current before
+        is restored after. Contexts that cannot be made current (destroyed, current in another thread)
+        are left out."""
+        return sweep.sweep_contexts(self, handles, kinds, margin)
+
+    def outside_in(
+        self,
+        handles: Sequence[int],
+        before: sweep.Snapshot,
+        phase_ends: Sequence[tuple[str, sweep.Snapshot]] = (),
+        last_phase: str = "",
+        kinds: Iterable[str] | None = None,
+    ) -> list[LiveObject]:
+        """Objects the driver knows now in the contexts of ``handles`` that neither the ledger nor the
+        sweeps ``before`` knew, with the phase the sweeps ``phase_ends`` tell and the bytes the driver
+        reports (see :func:`~pytest_glleak.ledger.sweep.outside_in`)."""
+        return sweep.outside_in(self, handles, before, phase_ends, last_phase, kinds)
+
+    def probe_unhooked(self, handles: Sequence[int], window: int = 4) -> frozenset[tuple[str, int]]:
+        """A few glIs* queries for objects no hook recorded (see
+        :func:`~pytest_glleak.ledger.sweep.probe_unhooked`): far cheaper than a sweep."""
+        return sweep.probe_unhooked(self, handles, window)
+
+    def handle_of(self, context: Any) -> int | None:
+        """The handle under which :meth:`attach_context` registered one of the plugin's contexts."""
+        return self._attached.get(id(context))
+
+    def context_handles(self) -> frozenset[int]:
+        """The native handles of every context the ledger knows now."""
+        return frozenset(handle for handle in self._contexts if handle)
 
 
 _get_ident = threading.get_ident

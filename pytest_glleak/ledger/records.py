@@ -113,7 +113,8 @@ class LiveObject:
         #: None: never asked; True: glIs* answered; False: no context of its group could be made current.
         self.confirmed: bool | None = None
         self.label: str | None = None
-        #: None, (spec, values) of the last immutable-storage call, or {(target, level): (spec, values)}.
+        #: None, (spec, values) of the last immutable-storage call, {(target, level): (spec, values)}, or
+        #: the bytes the driver reported (an object only the driver sweep found).
         self.storage: Any = None
 
     @property
@@ -127,6 +128,8 @@ class LiveObject:
         storage = self.storage
         if storage is None:
             return 0
+        if type(storage) is int:
+            return storage
         if type(storage) is dict:
             return sum(storage_size(spec, values) for spec, values in storage.values())
         return storage_size(*storage)

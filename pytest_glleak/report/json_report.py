@@ -133,6 +133,7 @@ def _entry(record: RunRecord, process_local: bool) -> dict[str, Any]:
         "known": list(findings.get("known") or []),
         "fds_left_open": list(findings.get("fds_left_open") or []),
         "threads_left_running": list(findings.get("threads_left_running") or []),
+        "gl_unhooked": {str(k): int(v) for k, v in (findings.get("gl_unhooked") or {}).items()},
     }
 
 

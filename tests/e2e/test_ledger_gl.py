@@ -264,6 +264,49 @@ SCRIPT = textwrap.dedent(
     facts["sweep_expected"] = outside.value
     ctx.gl.glDeleteRenderbuffers(1, ctypes.byref(outside))
 
+    # The driver sizes what the sweep finds (texture level 0, buffer store, renderbuffer storage); the
+    # bindings changed to ask are put back.
+    raw = ctypes.CDLL("libOpenGL.so.0")  # every GL function, bare (ctx.gl has the plugin's few)
+    held_tex, held_buf, held_rb = gl.glGenTextures(1), gl.glGenBuffers(1), gl.glGenRenderbuffers(1)
+    gl.glBindTexture(gl.GL_TEXTURE_2D, held_tex)
+    gl.glBindBuffer(gl.GL_COPY_READ_BUFFER, held_buf)
+    gl.glBindRenderbuffer(gl.GL_RENDERBUFFER, held_rb)
+    sweep = ledger.driver_sweep(["texture", "buffer", "renderbuffer"])
+    names = [ctypes.c_uint32() for _ in range(3)]
+    raw.glGenTextures(1, ctypes.byref(names[0]))
+    raw.glBindTexture(gl.GL_TEXTURE_CUBE_MAP, names[0].value)
+    for face in range(6):
+        raw.glTexImage2D(
+            gl.GL_TEXTURE_CUBE_MAP_POSITIVE_X + face, 0, gl.GL_RGBA8, 8, 8, 0, gl.GL_RGBA,
+            gl.GL_UNSIGNED_BYTE, None,
+        )
+    raw.glBindTexture(gl.GL_TEXTURE_CUBE_MAP, 0)
+    raw.glGenBuffers(1, ctypes.byref(names[1]))
+    raw.glBindBuffer(gl.GL_ARRAY_BUFFER, names[1].value)
+    raw.glBufferData(gl.GL_ARRAY_BUFFER, ctypes.c_ssize_t(1000), None, gl.GL_STATIC_DRAW)
+    raw.glBindBuffer(gl.GL_ARRAY_BUFFER, 0)
+    raw.glGenRenderbuffers(1, ctypes.byref(names[2]))
+    raw.glBindRenderbuffer(gl.GL_RENDERBUFFER, names[2].value)
+    raw.glRenderbufferStorage(gl.GL_RENDERBUFFER, gl.GL_RGBA8, 16, 8)
+    gl.glBindRenderbuffer(gl.GL_RENDERBUFFER, held_rb)
+    found = ledger.outside_since(sweep, ["texture", "buffer", "renderbuffer"])
+    facts["sweep_bytes"] = sorted([r.kind, r.nbytes] for r in found)
+    facts["sweep_bindings_kept"] = [
+        int(gl.glGetIntegerv(gl.GL_TEXTURE_BINDING_2D)) == int(held_tex),
+        int(gl.glGetIntegerv(gl.GL_COPY_READ_BUFFER_BINDING)) == int(held_buf),
+        int(gl.glGetIntegerv(gl.GL_RENDERBUFFER_BINDING)) == int(held_rb),
+    ]
+    facts["sweep_gl_error"] = int(gl.glGetError())
+    raw.glDeleteTextures(1, ctypes.byref(names[0]))
+    raw.glDeleteBuffers(1, ctypes.byref(names[1]))
+    raw.glDeleteRenderbuffers(1, ctypes.byref(names[2]))
+    gl.glBindTexture(gl.GL_TEXTURE_2D, 0)
+    gl.glBindBuffer(gl.GL_COPY_READ_BUFFER, 0)
+    gl.glBindRenderbuffer(gl.GL_RENDERBUFFER, 0)
+    gl.glDeleteTextures([held_tex])
+    gl.glDeleteBuffers(1, [held_buf])
+    gl.glDeleteRenderbuffers(1, [held_rb])
+
     # Owner: objects made while a wider-scoped fixture is set up are never blamed on a test.
     mark = ledger.mark()
     ledger.owner = "fixture:module"
@@ -455,6 +498,12 @@ def test_driver_cross_check_drops_objects_deleted_outside(facts: dict[str, Any])
 
 def test_driver_sweep_reports_objects_created_outside_pyopengl(facts: dict[str, Any]) -> None:
     assert facts["sweep"] == [["renderbuffer", facts["sweep_expected"], "created outside PyOpenGL"]]
+
+
+def test_driver_sweep_sizes_what_it_finds_and_restores_bindings(facts: dict[str, Any]) -> None:
+    assert facts["sweep_bytes"] == [["buffer", 1000], ["renderbuffer", 16 * 8 * 4], ["texture", 8 * 8 * 4 * 6]]
+    assert facts["sweep_bindings_kept"] == [True, True, True]
+    assert facts["sweep_gl_error"] == 0
 
 
 def test_fixture_owned_objects_are_not_blamed_on_the_test(facts: dict[str, Any]) -> None:
