@@ -2,9 +2,8 @@
 
 Measured against real EGL contexts (Mesa llvmpipe here):
 
-1. moderngl ``ctx.texture((64, 64), 4)`` + ``release()`` (target <= 1.3x): the same pair in a standalone
-   context made before the ledger was installed (real entry points) and in one made after (recording
-   trampolines), alternating batches;
+1. moderngl ``ctx.texture((64, 64), 4)`` + ``release()`` (target <= 1.3x): the same pair in one standalone
+   context made with the ledger on, with the ledger's hooks installed and uninstalled, alternating batches;
 2. pyglet (headless) ``Texture.create(64, 64)`` + ``delete()``: the same pair with the ledger's errcheck
    hooks installed and uninstalled, alternating batches.
 
@@ -59,26 +58,31 @@ def bench_moderngl(calls: int, rounds: int) -> dict[str, Any] | None:
         return None
     from pytest_glleak.ledger import Ledger
 
-    plain = moderngl.create_standalone_context(backend="egl")
     ledger = Ledger()
     ledger.install()
     ledger.test, ledger.phase = "bench", "call"
-    hooked = moderngl.create_standalone_context(backend="egl")
+    # Made with the ledger on: every entry point moderngl loads goes through the ledger's loader.
+    ctx = moderngl.create_standalone_context(backend="egl")
 
-    def pair(ctx: Any) -> Callable[[], None]:
-        def run() -> None:
-            ctx.texture((64, 64), 4).release()
-
-        return run
+    def run() -> None:
+        ctx.texture((64, 64), 4).release()
 
     def switch(on: bool) -> None:
-        (hooked if on else plain).__enter__()
+        if on:
+            ledger.install()
+            ledger.hook_bindings()
+        else:
+            ledger.uninstall()
 
-    off_us, on_us = _alternate(pair(plain), pair(hooked), calls, rounds, switch)
+    off_us, on_us = _alternate(run, run, calls, rounds, switch)
+    ledger.install()
+    ledger.hook_bindings()
     assert not ledger.live("texture"), "every texture was released: the ledger must agree"
+    kept = ctx.texture((64, 64), 4)
+    assert len(ledger.live("texture")) == 1, "a texture kept is in the ledger"
+    kept.release()
     ledger.uninstall()
-    hooked.release()
-    plain.release()
+    ctx.release()
     return {"name": "moderngl texture((64, 64), 4) + release()", "off": off_us, "on": on_us, "target": 1.3}
 
 

@@ -99,7 +99,7 @@ class FakeLoader:
         self.released = False
 
     def load_opengl_function(self, name: str) -> int:
-        return {"glGenTextures": _address(fake_gen), "glBindTexture": 99}.get(name, 0)
+        return {"glGenQueries": _address(fake_gen), "glGenTextures": 98, "glBindTexture": 99}.get(name, 0)
 
     def __enter__(self) -> None:
         return None
@@ -120,10 +120,12 @@ def test_loader_hands_out_trampolines_and_ends_its_own_context_at_release() -> N
     loader.handle = 0x1000
     ledger.context_created(0x1000)
     assert loader.load_opengl_function("glBindTexture") == 99
-    gen = GEN(loader.load_opengl_function("glGenTextures"))
+    # Recorded at moderngl's Python layer (Context.texture, Texture.release): no trampoline.
+    assert loader.load_opengl_function("glGenTextures") == 98
+    gen = GEN(loader.load_opengl_function("glGenQueries"))
     out = (ctypes.c_uint * 1)()
     gen(1, ctypes.addressof(out))
-    assert [record.kind for record in ledger.live()] == ["texture"]
+    assert [record.kind for record in ledger.live()] == ["query"]
     loader.release()
     assert inner.released
-    assert ledger.live() == []  # its context ended: the texture died with it
+    assert ledger.live() == []  # its context ended: the query died with it
