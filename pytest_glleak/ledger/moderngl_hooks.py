@@ -339,7 +339,8 @@ class ModernglHooks:
                 if mode == "share" and parent:
                     known = ledger._contexts.get(parent) or ledger._register(parent, None)
                     group = known.group
-                ledger.context_created(handle, group)
+                # glcontext's __enter__ makes its context current: the ledger can ask glIs* there.
+                ledger.context_created(handle, group, getattr(inner, "__enter__", None))
             elif owns:
                 loader.owns = False  # the backend did not leave a new context current: not ours to end
             return loader

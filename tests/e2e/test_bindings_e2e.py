@@ -124,6 +124,26 @@ def test_moderngl_object_of_a_module_fixture_is_the_fixtures_leak_not_the_tests(
     result.stdout.no_fnmatch_line(f"LEAKED {name}::test_a*")
 
 
+def test_moderngl_gc_modes_releases_in_del_and_in_context_gc_are_seen(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("moderngl")
+    pytester.copy_example("moderngl/test_gc_modes.py")
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2, errors=2)
+    name = "test_gc_modes.py"
+    result.stdout.fnmatch_lines_random(
+        [
+            f"LEAKED {name}::test_auto_kept_object_leaks - leaked 1 texture",
+            f"*1 texture created at {name}:{_line(pytester, name, 'AUTO-LEAK')} in test_auto_kept_object_leaks*",
+            f"LEAKED {name}::test_context_gc_not_collected_leaks - leaked 1 texture",
+            f"*1 texture created at {name}:{_line(pytester, name, 'GC-LEAK')} in test_context_gc_not_collected_leaks*",
+            # The context the object was made in is asked (glIsTexture), through glcontext's __enter__.
+            "    - texture *, label 'moderngl.Texture 16x16 RGBA8', 1.0 KiB, in call",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*LEAKED*test_auto_dropped_objects_are_clean*")
+    result.stdout.no_fnmatch_line("*LEAKED*test_context_gc_collected_objects_are_clean*")
+
+
 @pytest.mark.xdist
 def test_moderngl_verdicts_under_xdist_equal_the_plain_run(pytester: pytest.Pytester) -> None:
     pytest.importorskip("moderngl")
