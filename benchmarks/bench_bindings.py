@@ -7,8 +7,8 @@ Measured against real EGL contexts (Mesa llvmpipe here):
 2. pyglet (headless) ``Texture.create(64, 64)`` + ``delete()``: the same pair with the ledger's errcheck
    hooks installed and uninstalled, alternating batches.
 
-Reports medians of per-call times over the batches. ``python benchmarks/bench_bindings.py [--quick]
-[--json out.json]`` prints a markdown table.
+Reports medians of per-call CPU times (``time.process_time``) over the batches.
+``python benchmarks/bench_bindings.py [--quick] [--json out.json]`` prints a markdown table.
 """
 
 from __future__ import annotations
@@ -31,10 +31,12 @@ COLUMNS = ["Measurement", "Hooks off", "Hooks on", "Ratio", "Unit", "Target"]
 
 
 def _per_call(function: Callable[[], None], calls: int) -> float:
-    start = time.perf_counter()
+    """µs of CPU time per call: this process's (its driver threads included), not wall time, so that
+    the other processes of a busy machine do not land in one side's batches."""
+    start = time.process_time()
     for _ in range(calls):
         function()
-    return (time.perf_counter() - start) / calls * 1e6
+    return (time.process_time() - start) / calls * 1e6
 
 
 def _alternate(
