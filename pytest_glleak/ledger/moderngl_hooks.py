@@ -1,17 +1,25 @@
-"""Hooks on moderngl's context creation, so objects made through moderngl join the ledger.
+"""Hooks on moderngl, so objects made through moderngl join the ledger.
 
-moderngl calls GL from C through the addresses its *loader* hands it (an object with
-``load_opengl_function(name) -> int``, ``__enter__``, ``__exit__`` and ``release``): a glcontext backend
-(``create_standalone_context``, ``create_context(standalone=True | share=True)``, detect mode) or the
-``context=`` object of ``create_context``/``init_context``. Every loader moderngl receives is wrapped in
-a :class:`LedgerLoader` that hands out recording trampolines (:mod:`~pytest_glleak.ledger.trampolines`)
-for the create/delete/storage/label entry points, whatever the backend. Hook points, both looked up by
-moderngl at call time: ``moderngl.mgl.create_context`` (the ``context=`` path) and glcontext's
+Two layers. **moderngl's Python layer** records the common objects (textures, buffers, framebuffers,
+renderbuffers, programs, vertex arrays, samplers): the ``moderngl.Context`` methods that make them record
+the object's ``glo`` in the current context (the user's line as its site; its moderngl type and shape kept
+for the label, ``moderngl.Texture 64x64 RGBA8``, and the bytes, both worked out only when asked), and each
+class's ``release()`` ends the record (``__del__`` in gc_mode ``"auto"`` calls it; ``Context.gc()``, whose
+releases happen in C, asks the driver which are gone). A ctypes callback per GL call would cost several
+times moderngl's own call, so these kinds' entry points get no trampoline.
+
+**The loader** records the rest (shaders, queries, syncs, labels, ...): moderngl calls GL from C through the
+addresses its *loader* hands it (an object with ``load_opengl_function(name) -> int``, ``__enter__``,
+``__exit__`` and ``release``): a glcontext backend (``create_standalone_context``,
+``create_context(standalone=True | share=True)``, detect mode) or the ``context=`` object of
+``create_context``/``init_context``. Every loader moderngl receives is wrapped in a :class:`LedgerLoader`
+that hands out recording trampolines (:mod:`~pytest_glleak.ledger.trampolines`) for the other
+create/delete/storage/label entry points, whatever the backend. Hook points, both looked up by moderngl at
+call time: ``moderngl.mgl.create_context`` (the ``context=`` path) and glcontext's
 ``default_backend``/``get_backend_by_name`` (every other path). Contexts moderngl creates itself
-(standalone, share) are registered with the ledger, in the share group of the context current at
-creation for ``share=True``, and forgotten at ``ctx.release()``. The ``moderngl.Context`` factory
-methods are wrapped too, only to label the record of what they made with its moderngl type and shape
-(``moderngl.Texture 64x64 RGBA8``) when nothing labelled it already. No pytest imports.
+(standalone, share) are registered with the ledger (with their ``__enter__`` to make them current for
+``glIs*`` checks), in the share group of the context current at creation for ``share=True``, and
+forgotten at ``ctx.release()``, taking their per-context objects with them. No pytest imports.
 """
 
 from __future__ import annotations
@@ -63,8 +71,9 @@ _CLASS_KINDS: dict[str, str] = {
     "VertexArray": "vertex_array",
     "Sampler": "sampler",
 }
-#: Where a moderngl object keeps its ledger record (in its ``__dict__``), until ``release()``.
-_RECORD_ATTRIBUTE = "_glleak_record"
+#: Where a moderngl object keeps its ledger record (in its ``__dict__``), until ``release()``; one name per
+#: hooks object, so that two ledgers (a nested in-process pytest run) keep their records apart.
+_RECORD_ATTRIBUTE = "_glleak_record_{}"
 #: Entry points of the kinds recorded at moderngl's Python layer: handed out as they are (no trampoline:
 #: a ctypes callback per GL call would cost several times the call itself).
 PYTHON_LAYER: frozenset[str] = frozenset(
@@ -218,6 +227,7 @@ class ModernglHooks:
             if isinstance(object_class, type):
                 kinds[object_class] = kind
         getframe = sys._getframe
+        attribute = _RECORD_ATTRIBUTE.format(id(self))
         originals: dict[tuple[Any, str], Any] = {}
         context_class = module.Context
         for method_name in _FACTORIES:
@@ -242,7 +252,7 @@ class ModernglHooks:
                                 fields.get("_depth"),
                                 fields.get("_samples"),
                             )
-                            fields[_RECORD_ATTRIBUTE] = record
+                            fields[attribute] = record
                 except Exception as exc:  # a record must never break the user's call
                     self.errors.append(exc)
                 return made
@@ -259,7 +269,7 @@ class ModernglHooks:
                 continue
 
             def release(made: Any, __original: Any = original) -> None:
-                record: Any = made.__dict__.pop(_RECORD_ATTRIBUTE, None)
+                record: Any = made.__dict__.pop(attribute, None)
                 __original(made)
                 if record is not None:
                     key, kind = record.key, record.kind
@@ -293,7 +303,7 @@ class ModernglHooks:
 
             def resize(buffer: Any, size: int = -1, __original: Any = orphan) -> None:
                 __original(buffer, size)
-                record = buffer.__dict__.get(_RECORD_ATTRIBUTE)
+                record = buffer.__dict__.get(attribute)
                 if record is not None and type(record.storage) is tuple and size >= 0:
                     record.storage = (record.storage[0], size, *record.storage[2:])
 
