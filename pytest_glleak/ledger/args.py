@@ -18,6 +18,8 @@ import numpy
 from pytest_glleak.ledger import registry
 
 _ndarray = numpy.ndarray
+#: The type of ``ctypes.byref(...)`` (not importable by name).
+_CARG = type(ctypes.byref(ctypes.c_uint()))
 
 
 def as_name(value: Any) -> int:
@@ -68,6 +70,11 @@ def as_names(value: Any, count: int) -> list[int]:
     if isinstance(value, ctypes.Array):
         items: list[int] = value[:] if count < 0 else value[:count]
         return items
+    # ctypes' own shapes (pyglet passes byref(GLuint()) and GLuint(name)), before the slow array probe.
+    if kind is _CARG:
+        return as_names(value._obj, count)
+    if isinstance(value, ctypes._SimpleCData):
+        return [int(value.value)] if value.value is not None else []
     if kind.__module__ == "numpy" or hasattr(value, "__array_interface__"):
         try:
             flat = value.ravel().tolist() if hasattr(value, "ravel") else list(value)
@@ -80,8 +87,6 @@ def as_names(value: Any, count: int) -> list[int]:
     if isinstance(value, ctypes.Array):
         items = value[:] if count < 0 else value[:count]
         return [int(item) for item in items]
-    if isinstance(value, ctypes._SimpleCData):
-        return [int(value.value)] if value.value is not None else []
     if kind.__name__ == "CArgObject":
         return as_names(getattr(value, "_obj", None), count)
     if isinstance(value, ctypes._Pointer):

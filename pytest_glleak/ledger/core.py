@@ -54,6 +54,8 @@ from pytest_glleak.ledger.records import (
 from pytest_glleak.sites import capture
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from pytest_glleak.findings import LeakedGLObject
 
 __all__ = ["Ledger", "Mark"]
@@ -295,7 +297,18 @@ class Ledger:
         """Record objects deleted in the current context by a path no hook sees."""
         self._remove(kind, [int(name) for name in names])
 
-    def _add(self, kind: str, names: Iterable[int], state: int) -> None:
+    def _add(
+        self,
+        kind: str,
+        names: Iterable[int],
+        state: int,
+        frame: FrameType | None = None,
+        record_type: type[LiveObject] = LiveObject,
+    ) -> LiveObject | None:
+        """Record ``names`` as made in the current context; returns the last record (None: none).
+
+        ``frame``: where the creation-site walk starts (default: the handler's caller's caller).
+        """
         handle = self._current() or 0
         entry = self._contexts.get(handle) or self._register(handle, None)
         if kind in SHARED:
@@ -304,7 +317,7 @@ class Ledger:
         else:
             context = handle
             base = NAMESPACE_BITS[kind] | (entry.own_slot << SLOT_SHIFT)
-        site = capture(self.stack_depth, sys._getframe(2))
+        site = capture(self.stack_depth, frame or sys._getframe(2))
         live = self._live
         thread = _get_ident()
         if thread == self.test_thread:
@@ -315,17 +328,21 @@ class Ledger:
         next_seq = self._next_seq
         added = 0
         seq = 0
+        record = None
         for name in names:
             if name:
                 key = base | (name & NAME_MASK)
                 if key in live:  # a name the ledger thought alive came back: the old object is gone
                     del live[key]
                 seq = next_seq()
-                live[key] = LiveObject(key, kind, context, seq, test, phase, owner, site, state, thread)
+                live[key] = record = record_type(
+                    key, kind, context, seq, test, phase, owner, site, state, thread
+                )
                 added += 1
         if added:
             self._created[kind] += added
             self._seq = seq
+        return record
 
     def _key(self, kind: str, name: int, entry: ContextEntry) -> int:
         slot = entry.group_slot if kind in SHARED else entry.own_slot

@@ -1,17 +1,25 @@
-"""Hooks on moderngl's context creation, so objects made through moderngl join the ledger.
+"""Hooks on moderngl, so objects made through moderngl join the ledger.
 
-moderngl calls GL from C through the addresses its *loader* hands it (an object with
-``load_opengl_function(name) -> int``, ``__enter__``, ``__exit__`` and ``release``): a glcontext backend
-(``create_standalone_context``, ``create_context(standalone=True | share=True)``, detect mode) or the
-``context=`` object of ``create_context``/``init_context``. Every loader moderngl receives is wrapped in
-a :class:`LedgerLoader` that hands out recording trampolines (:mod:`~pytest_glleak.ledger.trampolines`)
-for the create/delete/storage/label entry points, whatever the backend. Hook points, both looked up by
-moderngl at call time: ``moderngl.mgl.create_context`` (the ``context=`` path) and glcontext's
+Two layers. **moderngl's Python layer** records the common objects (textures, buffers, framebuffers,
+renderbuffers, programs, vertex arrays, samplers): the ``moderngl.Context`` methods that make them record
+the object's ``glo`` in the current context (the user's line as its site; its moderngl type and shape kept
+for the label, ``moderngl.Texture 64x64 RGBA8``, and the bytes, both worked out only when asked), and each
+class's ``release()`` ends the record (``__del__`` in gc_mode ``"auto"`` calls it; ``Context.gc()``, whose
+releases happen in C, asks the driver which are gone). A ctypes callback per GL call would cost several
+times moderngl's own call, so these kinds' entry points get no trampoline.
+
+**The loader** records the rest (shaders, queries, syncs, labels, ...): moderngl calls GL from C through the
+addresses its *loader* hands it (an object with ``load_opengl_function(name) -> int``, ``__enter__``,
+``__exit__`` and ``release``): a glcontext backend (``create_standalone_context``,
+``create_context(standalone=True | share=True)``, detect mode) or the ``context=`` object of
+``create_context``/``init_context``. Every loader moderngl receives is wrapped in a :class:`LedgerLoader`
+that hands out recording trampolines (:mod:`~pytest_glleak.ledger.trampolines`) for the other
+create/delete/storage/label entry points, whatever the backend. Hook points, both looked up by moderngl at
+call time: ``moderngl.mgl.create_context`` (the ``context=`` path) and glcontext's
 ``default_backend``/``get_backend_by_name`` (every other path). Contexts moderngl creates itself
-(standalone, share) are registered with the ledger, in the share group of the context current at
-creation for ``share=True``, and forgotten at ``ctx.release()``. The ``moderngl.Context`` factory
-methods are wrapped too, only to label the record of what they made with its moderngl type and shape
-(``moderngl.Texture 64x64 RGBA8``) when nothing labelled it already. No pytest imports.
+(standalone, share) are registered with the ledger (with their ``__enter__`` to make them current for
+``glIs*`` checks), in the share group of the context current at creation for ``share=True``, and
+forgotten at ``ctx.release()``, taking their per-context objects with them. No pytest imports.
 """
 
 from __future__ import annotations
@@ -21,32 +29,60 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from pytest_glleak import sites
+from pytest_glleak.ledger import registry
+from pytest_glleak.ledger.records import LIVE, SLOT_SHIFT, LiveObject
 from pytest_glleak.ledger.trampolines import Trampolines
 
 if TYPE_CHECKING:
     from pytest_glleak.ledger.core import Ledger
 
-__all__ = ["LedgerLoader", "ModernglHooks"]
+__all__ = ["PYTHON_LAYER", "LedgerLoader", "ModernglHooks", "ModernglObject"]
 
-#: Context factory method -> the ledger kind of what it returns (the object's ``glo``).
-_FACTORIES: dict[str, str] = {
-    "texture": "texture",
-    "texture_array": "texture",
-    "texture3d": "texture",
-    "texture_cube": "texture",
-    "depth_texture": "texture",
-    "depth_texture_cube": "texture",
-    "buffer": "buffer",
-    "framebuffer": "framebuffer",
-    "simple_framebuffer": "framebuffer",
-    "renderbuffer": "renderbuffer",
-    "depth_renderbuffer": "renderbuffer",
-    "program": "program",
-    "compute_shader": "program",
-    "vertex_array": "vertex_array",
-    "simple_vertex_array": "vertex_array",
-    "sampler": "sampler",
+#: The ``moderngl.Context`` methods that make a GL object themselves (through ``self.mglo``); the others
+#: (``simple_framebuffer``, ``vertex_array``, ...) call these.
+_FACTORIES = (
+    "buffer",
+    "texture",
+    "texture_array",
+    "texture3d",
+    "texture_cube",
+    "depth_texture",
+    "depth_texture_cube",
+    "framebuffer",
+    "empty_framebuffer",
+    "renderbuffer",
+    "depth_renderbuffer",
+    "program",
+    "compute_shader",
+    "_vertex_array",
+    "sampler",
+)
+#: moderngl object class -> the ledger kind of its ``glo``.
+_CLASS_KINDS: dict[str, str] = {
+    "Buffer": "buffer",
+    "Texture": "texture",
+    "TextureArray": "texture",
+    "Texture3D": "texture",
+    "TextureCube": "texture",
+    "Framebuffer": "framebuffer",
+    "Renderbuffer": "renderbuffer",
+    "Program": "program",
+    "ComputeShader": "program",
+    "VertexArray": "vertex_array",
+    "Sampler": "sampler",
 }
+#: Where a moderngl object keeps its ledger record (in its ``__dict__``), until ``release()``; one name per
+#: hooks object, so that two ledgers (a nested in-process pytest run) keep their records apart.
+_RECORD_ATTRIBUTE = "_glleak_record_{}"
+#: Entry points of the kinds recorded at moderngl's Python layer: handed out as they are (no trampoline:
+#: a ctypes callback per GL call would cost several times the call itself).
+PYTHON_LAYER: frozenset[str] = frozenset(
+    name
+    for table in (registry.CREATE, registry.DELETE, registry.STORAGE)
+    for name, entry in table.items()
+    if entry[0] in frozenset(_CLASS_KINDS.values()) and (entry[0] != "program" or "Pipeline" not in name)
+)
+_ITEM_BYTES = {"1": 1, "2": 2, "4": 4}
 _CHANNELS = {1: "R", 2: "RG", 3: "RGB", 4: "RGBA"}
 _DTYPES = {"f1": "8", "f2": "16F", "f4": "32F", "u1": "8UI", "u2": "16UI", "u4": "32UI"}
 _DTYPES.update({"i1": "8I", "i2": "16I", "i4": "32I"})
@@ -69,12 +105,15 @@ class LedgerLoader:
         self.handle = 0
 
     def load_opengl_function(self, name: str) -> int:
-        """The address moderngl calls for ``name``: a trampoline for the entry points the ledger hooks."""
-        return self._hooks.trampolines.address(name, int(self.inner.load_opengl_function(name) or 0))
+        """The address moderngl calls for ``name``: a trampoline for the entry points the ledger hooks
+        below moderngl's Python layer."""
+        real = int(self.inner.load_opengl_function(name) or 0)
+        return real if name in PYTHON_LAYER else self._hooks.trampolines.address(name, real)
 
     def load(self, name: str) -> int:
         """The same for moderngl versions that ask ``load(name)``."""
-        return self._hooks.trampolines.address(name, int(self.inner.load(name) or 0))
+        real = int(self.inner.load(name) or 0)
+        return real if name in PYTHON_LAYER else self._hooks.trampolines.address(name, real)
 
     def __enter__(self) -> Any:
         return self.inner.__enter__()
@@ -104,6 +143,8 @@ class ModernglHooks:
         self._originals: dict[tuple[Any, str], Any] = {}
         self._glcontext_hooked = False
         self._moderngl_hooked = False
+        #: Exceptions raised while recording at moderngl's Python layer (kept away from user code).
+        self.errors: list[BaseException] = []
 
     @property
     def installed(self) -> bool:
@@ -160,37 +201,129 @@ class ModernglHooks:
             return create_context(*args, **kwargs)
 
         self.trampolines.attach()
-        self._originals.update(self._wrap_factories(sys.modules["moderngl"].Context))
+        self._originals.update(self._wrap_factories(sys.modules["moderngl"]))
         self._originals[(mgl, "create_context")] = create_context
         mgl.create_context = create_context_hook
         self._moderngl_hooked = True
 
-    def _wrap_factories(self, context_class: type) -> dict[tuple[Any, str], Any]:
-        """Label what each factory method made (where nothing labelled it): its moderngl type."""
+    def _wrap_factories(self, module: Any) -> dict[tuple[Any, str], Any]:
+        """Record at moderngl's Python layer: what each factory method made, and its ``release()``.
+
+        A factory records the object's ``glo`` in the current context (the user's line as its site, its
+        moderngl type and shape kept for the label and bytes, both worked out only when asked), and keeps
+        the record on the object; ``release()`` (also run by ``__del__`` in gc_mode ``"auto"``) ends it;
+        ``Context.gc()`` (gc_mode ``"context_gc"``, whose releases happen in C) asks the driver which of
+        the context's moderngl objects are gone.
+        """
         ledger = self.ledger
+        add = ledger._add
+        live = ledger._live
+        deleted = ledger._deleted
+        interceptor = ledger.interceptor
+        guard = interceptor.guard if interceptor is not None else None
+        kinds: dict[type, str] = {}
+        for class_name, kind in _CLASS_KINDS.items():
+            object_class = getattr(module, class_name, None)
+            if isinstance(object_class, type):
+                kinds[object_class] = kind
+        getframe = sys._getframe
+        attribute = _RECORD_ATTRIBUTE.format(id(self))
         originals: dict[tuple[Any, str], Any] = {}
-        for method_name, kind in _FACTORIES.items():
+        context_class = module.Context
+        for method_name in _FACTORIES:
             original = context_class.__dict__.get(method_name)
             if original is None or not callable(original):
                 continue
 
-            def factory(*args: Any, __original: Any = original, __kind: str = kind, **kwargs: Any) -> Any:
+            def factory(*args: Any, __original: Any = original, **kwargs: Any) -> Any:
                 made = __original(*args, **kwargs)
                 try:
-                    name = made.glo
-                    if type(name) is int and name > 0:
-                        record = ledger._live.get(ledger._key(__kind, name, ledger._entry()))
-                        if record is not None and record.label is None:
-                            record.label = describe(made)
-                except Exception:  # a label is a nicety: never break the user's call for it
-                    pass
+                    fields = made.__dict__
+                    name = fields.get("_glo")
+                    kind = kinds.get(type(made))
+                    if kind is not None and type(name) is int and name > 0 and not (guard and guard.depth):
+                        record: Any = add(kind, (name,), LIVE, getframe(1), ModernglObject)
+                        if record is not None:
+                            record.storage = (
+                                type(made).__name__,
+                                fields.get("_size"),
+                                fields.get("_components"),
+                                fields.get("_dtype"),
+                                fields.get("_depth"),
+                                fields.get("_samples"),
+                            )
+                            fields[attribute] = record
+                except Exception as exc:  # a record must never break the user's call
+                    self.errors.append(exc)
                 return made
 
             factory.__name__ = method_name
+            factory.__qualname__ = f"Context.{method_name}"
             factory.__doc__ = getattr(original, "__doc__", None)
             originals[(context_class, method_name)] = original
             setattr(context_class, method_name, factory)
+
+        for object_class in kinds:
+            original = object_class.__dict__.get("release")
+            if original is None or not callable(original):
+                continue
+
+            def release(made: Any, __original: Any = original) -> None:
+                record: Any = made.__dict__.pop(attribute, None)
+                __original(made)
+                if record is not None:
+                    key, kind = record.key, record.kind
+                    if live.get(key) is record:
+                        del live[key]
+                        deleted[kind] += 1
+
+            release.__name__ = "release"
+            release.__qualname__ = f"{object_class.__name__}.release"
+            release.__doc__ = getattr(original, "__doc__", None)
+            originals[(object_class, "release")] = original
+            setattr(object_class, "release", release)  # noqa: B010  (a class mypy knows only as type)
+
+        gc = context_class.__dict__.get("gc")
+        if gc is not None and callable(gc):
+
+            def collect(context: Any, __original: Any = gc) -> Any:
+                count = __original(context)
+                if count:
+                    self.forget_collected()
+                return count
+
+            collect.__name__ = "gc"
+            collect.__doc__ = getattr(gc, "__doc__", None)
+            originals[(context_class, "gc")] = gc
+            context_class.gc = collect
+
+        buffer_class: Any = getattr(module, "Buffer", None)
+        orphan = getattr(buffer_class, "__dict__", {}).get("orphan")
+        if orphan is not None and callable(orphan):
+
+            def resize(buffer: Any, size: int = -1, __original: Any = orphan) -> None:
+                __original(buffer, size)
+                record = buffer.__dict__.get(attribute)
+                if record is not None and type(record.storage) is tuple and size >= 0:
+                    record.storage = (record.storage[0], size, *record.storage[2:])
+
+            resize.__name__ = "orphan"
+            resize.__doc__ = getattr(orphan, "__doc__", None)
+            originals[(buffer_class, "orphan")] = orphan
+            buffer_class.orphan = resize
         return originals
+
+    def forget_collected(self) -> None:
+        """After ``Context.gc()``: the current context's moderngl objects the driver no longer knows."""
+        ledger = self.ledger
+        entry = ledger._entry()
+        slots = (entry.own_slot, entry.group_slot)
+        live = ledger._live
+        for key, record in list(live.items()):
+            if type(record) is ModernglObject and key >> SLOT_SHIFT in slots:
+                if not ledger._still_exists(record.kind, record.name) and live.get(key) is record:
+                    del live[key]
+                    ledger._deleted[record.kind] += 1
 
     def wrap_backend(self, backend: Any) -> Any:
         """A glcontext backend factory whose contexts are :class:`LedgerLoader` objects."""
@@ -216,7 +349,8 @@ class ModernglHooks:
                 if mode == "share" and parent:
                     known = ledger._contexts.get(parent) or ledger._register(parent, None)
                     group = known.group
-                ledger.context_created(handle, group)
+                # glcontext's __enter__ makes its context current: the ledger can ask glIs* there.
+                ledger.context_created(handle, group, getattr(inner, "__enter__", None))
             elif owns:
                 loader.owns = False  # the backend did not leave a new context current: not ours to end
             return loader
@@ -232,19 +366,63 @@ class ModernglHooks:
         self.trampolines.detach()
 
 
-def describe(made: Any) -> str:
+class ModernglObject(LiveObject):
+    """A record made at moderngl's Python layer. Its ``storage`` holds the moderngl object's type and
+    shape (see :func:`describe`), from which its label and bytes are worked out when first asked."""
+
+    __slots__ = ("_label",)
+
+    @property
+    def label(self) -> str | None:
+        """A label the program set, else the moderngl type and shape (``moderngl.Texture 64x64 RGBA8``)."""
+        if self._label is None and type(self.storage) is tuple:
+            return describe(*self.storage)
+        return self._label
+
+    @label.setter
+    def label(self, value: str | None) -> None:
+        self._label = value
+
+    @property
+    def nbytes(self) -> int:
+        """Estimated GPU bytes, from the moderngl object's shape."""
+        return estimate_bytes(*self.storage) if type(self.storage) is tuple else 0
+
+
+def describe(
+    type_name: str, size: Any, components: Any, dtype: Any, depth: Any = False, samples: Any = 0
+) -> str:
     """``moderngl.Texture 64x64 RGBA8``, ``moderngl.Buffer 4096 bytes``: a moderngl object in words."""
-    type_name = f"moderngl.{type(made).__name__}"
-    size = getattr(made, "size", None)
+    type_name = f"moderngl.{type_name}"
     if type_name == "moderngl.Buffer" and isinstance(size, int):
         return f"{type_name} {size} bytes"
     parts = [type_name]
     if isinstance(size, tuple) and size:
         parts.append("x".join(str(extent) for extent in size))
-    components = getattr(made, "components", None)
-    dtype = getattr(made, "dtype", None)
-    if getattr(made, "depth", False) is True:
+    if depth is True:
         parts.append("DEPTH")
     elif isinstance(components, int) and isinstance(dtype, str) and components in _CHANNELS:
         parts.append(_CHANNELS[components] + _DTYPES.get(dtype, dtype))
     return " ".join(parts)
+
+
+def estimate_bytes(
+    type_name: str, size: Any, components: Any, dtype: Any, depth: Any = False, samples: Any = 0
+) -> int:
+    """Bytes of a moderngl object's storage, from its shape (level 0; 0 for objects without storage)."""
+    if type_name == "Buffer":
+        return size if isinstance(size, int) else 0
+    if not isinstance(size, tuple) or not size:
+        return 0
+    texels = 1
+    for extent in size:
+        texels *= int(extent)
+    if type_name == "TextureCube":
+        texels *= 6
+    if depth is True:
+        texel = 4
+    elif isinstance(components, int) and isinstance(dtype, str):
+        texel = components * _ITEM_BYTES.get(dtype[-1:], 1)
+    else:
+        return 0
+    return texels * texel * max(int(samples or 0), 1)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,6 +74,99 @@ def test_moderngl_imported_inside_a_test_is_seen_with_the_users_line(pytester: p
             "*texture 1, label 'moderngl.Texture 8x8 RGBA8', 256 bytes,*in call*",
         ]
     )
+
+
+def test_moderngl_share_context_objects_kept_leak_with_kind_and_line_released_are_clean(
+    pytester: pytest.Pytester,
+) -> None:
+    pytest.importorskip("moderngl")
+    pytester.copy_example("moderngl/test_share.py")
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2, errors=2)
+    name = "test_share.py"
+    result.stdout.fnmatch_lines_random(
+        [
+            f"LEAKED {name}::test_share_texture_kept - leaked 1 texture*",
+            f"*1 texture created at {name}:{_line(pytester, name, 'SHARE-TEXTURE-LEAK')} in test_share_texture_kept*",
+            "*texture *, label 'moderngl.Texture 16x16 RGBA8', 1.0 KiB, in call*",
+            # The test released its context: the buffer is shared, so it lives on in the share group.
+            f"LEAKED {name}::test_share_buffer_kept_past_context_release - leaked 1*",
+            f"*1 buffer created at {name}:{_line(pytester, name, 'SHARE-BUFFER-LEAK')} in *",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*test_share_released_is_clean*LEAKED*")
+    result.stdout.no_fnmatch_line("*LEAKED*test_share_per_context_object_ends_with_its_context*")
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+
+
+def test_moderngl_object_of_a_module_fixture_is_the_fixtures_leak_not_the_tests(
+    pytester: pytest.Pytester,
+) -> None:
+    pytest.importorskip("moderngl")
+    pytester.copy_example("moderngl/test_module_fixture.py")
+    result = pytester.runpytest("-p", "no:randomly")
+    # test_b's teardown ends the module scope: the fixture's leak is its teardown error, naming the fixture.
+    result.assert_outcomes(passed=1, errors=1)
+    name = "test_module_fixture.py"
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at teardown of test_b _*",
+            f"fixture atlas (module {name}) leaked 1 texture",
+            "*",
+            f"fixture atlas (module {name}) leaked 1 texture, checked when its scope ended:",
+            "*",
+            f"  1 texture created at {name}:{_line(pytester, name, 'MODULE-LEAK')} in atlas():",
+            "    - texture *, label 'moderngl.Texture 128x128 RGBA8', 64.0 KiB, in setup",
+        ]
+    )
+    result.stdout.fnmatch_lines([f"LEAKED {name}::test_b - fixture atlas (module*"])
+    result.stdout.no_fnmatch_line("*tidy_atlas*leaked*")
+    result.stdout.no_fnmatch_line(f"LEAKED {name}::test_a*")
+
+
+def test_moderngl_gc_modes_releases_in_del_and_in_context_gc_are_seen(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("moderngl")
+    pytester.copy_example("moderngl/test_gc_modes.py")
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2, errors=2)
+    name = "test_gc_modes.py"
+    result.stdout.fnmatch_lines_random(
+        [
+            f"LEAKED {name}::test_auto_kept_object_leaks - leaked 1 texture",
+            f"*1 texture created at {name}:{_line(pytester, name, 'AUTO-LEAK')} in test_auto_kept_object_leaks*",
+            f"LEAKED {name}::test_context_gc_not_collected_leaks - leaked 1 texture",
+            f"*1 texture created at {name}:{_line(pytester, name, 'GC-LEAK')} in test_context_gc_not_collected_leaks*",
+            # The context the object was made in is asked (glIsTexture), through glcontext's __enter__.
+            "    - texture *, label 'moderngl.Texture 16x16 RGBA8', 1.0 KiB, in call",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*LEAKED*test_auto_dropped_objects_are_clean*")
+    result.stdout.no_fnmatch_line("*LEAKED*test_context_gc_collected_objects_are_clean*")
+
+
+@pytest.mark.xdist
+def test_moderngl_verdicts_under_xdist_equal_the_plain_run(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("moderngl")
+    pytest.importorskip("xdist")
+    for example in ("test_standalone.py", "test_share.py", "test_module_fixture.py"):
+        pytester.copy_example(f"moderngl/{example}")
+    plain_json, xdist_json = pytester.path / "plain.json", pytester.path / "xdist.json"
+    plain = pytester.runpytest("-p", "no:randomly", f"--glleak-json={plain_json}")
+    spread = pytester.runpytest("-p", "no:randomly", "-n", "2", f"--glleak-json={xdist_json}")
+    assert plain.ret == spread.ret == pytest.ExitCode.TESTS_FAILED
+    spread.stdout.no_fnmatch_line("*INTERNALERROR*")
+
+    def verdicts(path: Path) -> dict[str, tuple[str, str]]:
+        report: dict[str, Any] = json.loads(path.read_text())
+        return {entry["nodeid"]: (entry["outcome"], entry["verdict"]) for entry in report["tests"]}
+
+    expected = verdicts(plain_json)
+    assert {nodeid for nodeid, (_, verdict) in expected.items() if verdict == "leaked"} >= {
+        "test_standalone.py::test_texture_kept",
+        "test_share.py::test_share_texture_kept",
+        "test_share.py::test_share_buffer_kept_past_context_release",
+    }
+    assert verdicts(xdist_json) == expected
 
 
 def test_moderngl_hooks_are_off_without_the_ledger_and_contexts_still_work(pytester: pytest.Pytester) -> None:

@@ -99,7 +99,7 @@ class FakeLoader:
         self.released = False
 
     def load_opengl_function(self, name: str) -> int:
-        return {"glGenTextures": _address(fake_gen), "glBindTexture": 99}.get(name, 0)
+        return {"glGenQueries": _address(fake_gen), "glGenTextures": 98, "glBindTexture": 99}.get(name, 0)
 
     def __enter__(self) -> None:
         return None
@@ -120,10 +120,78 @@ def test_loader_hands_out_trampolines_and_ends_its_own_context_at_release() -> N
     loader.handle = 0x1000
     ledger.context_created(0x1000)
     assert loader.load_opengl_function("glBindTexture") == 99
-    gen = GEN(loader.load_opengl_function("glGenTextures"))
+    # Recorded at moderngl's Python layer (Context.texture, Texture.release): no trampoline.
+    assert loader.load_opengl_function("glGenTextures") == 98
+    gen = GEN(loader.load_opengl_function("glGenQueries"))
     out = (ctypes.c_uint * 1)()
     gen(1, ctypes.addressof(out))
-    assert [record.kind for record in ledger.live()] == ["texture"]
+    assert [record.kind for record in ledger.live()] == ["query"]
     loader.release()
     assert inner.released
-    assert ledger.live() == []  # its context ended: the texture died with it
+    assert ledger.live() == []  # its context ended: the query died with it
+
+
+class FakeTexture:
+    """The shape of a moderngl object: ``glo`` in ``_glo``, ``release()`` frees it (in C, for real)."""
+
+    def __init__(self, glo: int) -> None:
+        self._glo = glo
+        self._size = (64, 32)
+        self._components = 4
+        self._dtype = "f1"
+        self._depth = False
+        self._samples = 0
+        self.freed = False
+
+    def release(self) -> None:
+        self.freed = True
+
+
+class FakeContext:
+    def texture(self, size: tuple[int, int], components: int) -> FakeTexture:
+        return FakeTexture(next(names))
+
+
+class FakeModerngl:
+    Context = FakeContext
+    Texture = FakeTexture
+
+
+def test_moderngl_python_layer_records_at_the_factory_and_ends_at_release() -> None:
+    from pytest_glleak.ledger.moderngl_hooks import PYTHON_LAYER
+
+    ledger = make_ledger()
+    hooks = ModernglHooks(ledger)
+    originals = hooks._wrap_factories(FakeModerngl)
+    try:
+        kept = FakeContext().texture((64, 32), 4)  # this line is the creation site
+        released = FakeContext().texture((64, 32), 4)
+        released.release()
+        released.release()  # a second release ends nothing more
+        [record] = ledger.live("texture")
+        assert record.name == kept._glo
+        assert record.create_site[0]["function"] == (
+            "test_moderngl_python_layer_records_at_the_factory_and_ends_at_release"
+        )
+        assert (record.label, record.nbytes) == ("moderngl.FakeTexture 64x32 RGBA8", 64 * 32 * 4)
+        record.label = "atlas"  # what the program names it wins
+        assert record.label == "atlas"
+        assert released.freed and ledger.deleted_since(0) == {"texture": 1}
+        # Their entry points go to moderngl as they are: the Python layer records them.
+        assert {"glGenTextures", "glDeleteTextures", "glTexImage2D", "glGenBuffers"} <= PYTHON_LAYER
+        assert "glGenQueries" not in PYTHON_LAYER
+    finally:
+        for (owner, name), original in originals.items():
+            setattr(owner, name, original)
+
+
+def test_moderngl_descriptions_and_bytes_from_the_objects_shape() -> None:
+    from pytest_glleak.ledger.moderngl_hooks import describe, estimate_bytes
+
+    assert describe("Buffer", 4096, None, None) == "moderngl.Buffer 4096 bytes"
+    assert describe("Texture", (8, 8), 1, "f4") == "moderngl.Texture 8x8 R32F"
+    assert describe("Texture", (8, 8), 1, "f4", True) == "moderngl.Texture 8x8 DEPTH"
+    assert estimate_bytes("Buffer", 4096, None, None) == 4096
+    assert estimate_bytes("TextureCube", (8, 8), 4, "f1") == 8 * 8 * 6 * 4
+    assert estimate_bytes("Renderbuffer", (8, 8), 4, "f2", False, 4) == 8 * 8 * 4 * 2 * 4
+    assert estimate_bytes("Framebuffer", (8, 8), None, None) == 0
