@@ -213,6 +213,7 @@ class DataWindow:
         #: Arrays that already held the chosen handler when the window opened (then the reference
         #: count cannot prove the window clean on its own).
         self.held_at_start = 0
+        self.held_at_open = 0
         self._phase = phase
         self._depth = depth
 
@@ -234,6 +235,7 @@ class DataWindow:
         self.held_at_start = entry.held()
         entry.window = self
         self.previous = api.set_handler(entry.capsule)
+        self.held_at_open = entry.held()  # the context variable's own reference included
 
     def close(self) -> None:
         """Stop recording; give the context its handler back if ours is still the one there."""
@@ -249,9 +251,13 @@ class DataWindow:
     def maybe_alive(self) -> bool:
         """Whether a large allocation of this window may still be alive (cheap; no heap walk)."""
         entry = self.entry
-        if entry is None or not self.allocations:
+        if entry is None or not self.allocations or _api is None:
             return False
-        return self.held_at_start > 0 or entry.held() > 0
+        if self.held_at_start > 0:
+            return True
+        # While ours is the context's handler, the context variable holds one reference to it.
+        installed = _api.get_handler() is entry.capsule
+        return entry.held() + (0 if installed else 1) > self.held_at_open
 
     def owns(self, array: np.ndarray[Any, Any]) -> Allocation | None:
         """The recorded allocation behind ``array``'s data, if it was made under this window."""
