@@ -243,6 +243,7 @@ class DataWindow:
         if entry is None:
             return
         entry.window = None
+        self.allocations = {}
         api = _api
         if api is not None and self.previous is not None and api.get_handler() is entry.capsule:
             api.set_handler(self.previous)

@@ -192,7 +192,8 @@ class ImageTracker:
         self.phase = phase
 
     def start(self, test_nodeid: str, min_bytes: int = 65536, precise: bool = False) -> TrackingToken:
-        """Open a test's window; ``precise`` also traces NumPy and ``tobytes`` allocations (tracemalloc)."""
+        """Open a test's window; ``precise`` also sees large NumPy and ``tobytes`` allocations (through
+        NumPy's data-memory handler, or tracemalloc where NumPy has none)."""
         if self._active is not None and not self._active.stopped:
             self.stop(self._active)
         self.phase = "setup"
@@ -202,9 +203,14 @@ class ImageTracker:
         if precise and self.use_handler and datamem.unavailable() is None:
             token.data_window = DataWindow(min_bytes, self._current_phase, self.capture_depth)
             token.bytes_window = BytesWindow(min_bytes, self._current_phase, self.capture_depth)
-            token.data_window.open()
-            token.bytes_window.open()
-        elif precise:
+            try:
+                token.data_window.open()
+                token.bytes_window.open()
+            except Exception:  # a handler we cannot wrap (unknown struct version...): tracemalloc
+                for window in (token.data_window, token.bytes_window):
+                    window.close()
+                token.data_window = token.bytes_window = None
+        if precise and token.data_window is None:
             if tracemalloc.is_tracing():
                 token.traces_before = large_traces(
                     tracemalloc.take_snapshot(), min_bytes, self._tobytes_lines

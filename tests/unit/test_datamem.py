@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -224,7 +225,6 @@ def test_many_threads_allocating_during_a_window_are_safe(tracker: ImageTracker)
             errors.append(error)
 
     def body() -> None:
-        context = contextvars.copy_context()
         workers = [
             threading.Thread(target=churn, args=(contextvars.copy_context() if n % 2 else None,))
             for n in range(4)
@@ -282,3 +282,25 @@ def test_arrays_made_under_the_handler_are_freed_safely_at_interpreter_exit(how:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
     assert "Fatal" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+def test_a_handler_of_an_unknown_version_falls_back_to_tracemalloc(tracker: ImageTracker) -> None:
+    foreign = ForeignHandler()
+    foreign.struct.version = 2  # a layout this plugin does not know: never wrapped
+    _FOREIGN.append(foreign)
+    api = datamem._api
+    assert api is not None
+    previous = api.set_handler(foreign.capsule)
+    try:
+        token = tracker.start("t", precise=True)
+        try:
+            assert api.get_handler() is foreign.capsule
+            assert token.data_window is None and tracemalloc.is_tracing()
+        finally:
+            tracker.stop(token)
+        leaked = run_test(tracker, lambda: KEPT.append(np.ones((300, 300)) + 1))
+        assert [item["shape"] for item in leaked] == [[300, 300]]
+        KEPT.clear()
+        gc.collect()
+    finally:
+        api.set_handler(previous)
