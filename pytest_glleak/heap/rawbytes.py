@@ -5,12 +5,16 @@ keeps a strong reference to each result of ``min_bytes`` or more, and lets go of
 else holds any more (their reference count is back to ours) on every later call and at the check.
 A result is therefore freed at most one ``tobytes`` call (or the end of the test) later than without
 the plugin; what is still held by someone else at the check is a leak.
+
+The wrapper is installed by the first precise window and stays (a window only switches it on), so a
+window costs no patching; :func:`uninstall` (called by ``ImageTracker.uninstall``) restores Pillow.
 """
 
 from __future__ import annotations
 
 import functools
 import sys
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -32,33 +36,23 @@ OWN_REFERENCES = _own_references()
 
 
 class BytesWindow:
-    """Wraps ``Image.Image.tobytes`` while open; :attr:`kept` are the results others may still hold."""
+    """While open, ``tobytes()`` results of ``min_bytes`` or more are kept in :attr:`kept`."""
 
     def __init__(self, min_bytes: int, phase: Callable[[], str], depth: int) -> None:
         self.min_bytes = min_bytes
         self.kept: list[KeptBytes] = []
         self._phase = phase
         self._depth = depth
-        self._original: Any = None
-        self._wrapper: Any = None
 
     def open(self) -> None:
-        original = Image.Image.__dict__.get("tobytes")
-        if original is None:
-            return
-        window = self
+        """Switch the wrapper on for this window (installing it the first time)."""
+        global _active
+        _install()
+        _active = self
 
-        @functools.wraps(original)
-        def tobytes(image: Image.Image, *args: Any, **kwargs: Any) -> bytes:
-            data: bytes = original(image, *args, **kwargs)
-            if type(data) is bytes and len(data) >= window.min_bytes and window._wrapper is not None:
-                window.prune()
-                site = sites.capture(window._depth, sys._getframe(1), imports=True)
-                window.kept.append((data, site, window._phase()))
-            return data
-
-        self._original, self._wrapper = original, tobytes
-        Image.Image.tobytes = tobytes  # type: ignore[method-assign, assignment]
+    def keep(self, data: bytes, frame: types.FrameType) -> None:
+        self.prune()
+        self.kept.append((data, sites.capture(self._depth, frame, imports=True), self._phase()))
 
     def prune(self) -> None:
         """Let go of the results nobody else holds."""
@@ -67,8 +61,40 @@ class BytesWindow:
             self.kept = [entry for entry in kept if sys.getrefcount(entry[0]) > OWN_REFERENCES]
 
     def close(self) -> None:
-        """Restore ``tobytes`` (if the wrapper is still the one in place) and let go of every result."""
-        wrapper, self._wrapper = self._wrapper, None
-        if wrapper is not None and Image.Image.__dict__.get("tobytes") is wrapper:
-            Image.Image.tobytes = self._original  # type: ignore[method-assign]
+        """Switch the wrapper off and let go of every result."""
+        global _active
+        if _active is self:
+            _active = None
         self.kept = []
+
+
+_active: BytesWindow | None = None
+_installed: tuple[Any, Any] | None = None
+
+
+def _install() -> None:
+    global _installed
+    current = Image.Image.__dict__.get("tobytes")
+    if current is None or (_installed is not None and current is _installed[1]):
+        return
+    original = current
+
+    def tobytes(image: Image.Image, *args: Any, **kwargs: Any) -> bytes:
+        data: bytes = original(image, *args, **kwargs)
+        window = _active
+        if window is not None and type(data) is bytes and len(data) >= window.min_bytes:
+            window.keep(data, sys._getframe(1))
+        return data
+
+    functools.update_wrapper(tobytes, original)
+    Image.Image.tobytes = tobytes  # type: ignore[method-assign, assignment]
+    _installed = (original, tobytes)
+
+
+def uninstall() -> None:
+    """Restore ``Image.tobytes`` if the wrapper is still the one in place."""
+    global _installed, _active
+    _active = None
+    if _installed is not None and Image.Image.__dict__.get("tobytes") is _installed[1]:
+        Image.Image.tobytes = _installed[0]  # type: ignore[method-assign]
+    _installed = None

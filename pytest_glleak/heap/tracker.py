@@ -17,7 +17,7 @@ import numpy as np
 
 from pytest_glleak import sites
 from pytest_glleak.findings import LeakedImage
-from pytest_glleak.heap import datamem
+from pytest_glleak.heap import datamem, rawbytes
 from pytest_glleak.heap.datamem import DataWindow
 from pytest_glleak.heap.holders import ReferrerScans, Suspect, describe_holder, describe_referrers
 from pytest_glleak.heap.pillow import install_hooks, uninstall_hooks
@@ -122,6 +122,7 @@ class ImageTracker:
         Raises RuntimeError if a tracker installed after this one is still installed.
         """
         uninstall_hooks(self._installed, self._wrappers)
+        rawbytes.uninstall()
         self._installed = []
         self._wrappers = []
         if self._active is not None:
