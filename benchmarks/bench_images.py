@@ -211,7 +211,7 @@ def run(quick: bool = False) -> Section:
             "Samples": batches,
         },
         {
-            "Measurement": "same test, precise (tracemalloc for the test)",
+            "Measurement": "same test, precise (no_image_leak marker, NumPy's handler)",
             "Median": per_test["precise"],
             "Unit": "ms",
             "Samples": batches,
