@@ -34,10 +34,14 @@ How each kind of buffer is seen, and what it costs:
 * **Any large NumPy array and ``tobytes()`` output** (arrays NumPy makes from a tracked one:
   ``arr[::2].copy()``, ``arr.astype(...)``, arithmetic): NumPy's data allocations are invisible to the
   garbage collector and to cheap hooks, so they are found only in *precise* mode (tests explicitly
-  marked ``no_image_leak``): ``tracemalloc`` runs for that one test, and data blocks of ``min_bytes`` or
-  more in NumPy's tracemalloc domain, or made by ``Image.tobytes``, that are still alive after the test
-  are leaks. The snapshot is skipped when everything traced since the start is smaller than one such
-  block.
+  marked ``no_image_leak``). With NumPy 1.22 or later, NumPy's data-memory handler
+  (:mod:`pytest_glleak.heap.datamem`) is wrapped for that one test: every NumPy data allocation of
+  ``min_bytes`` or more is recorded with its address and creation site, and the handler's reference
+  count (each array holds one until its data is freed) says in O(1) whether any may still be alive;
+  ``Image.tobytes`` results of that size are held until nobody else does
+  (:mod:`pytest_glleak.heap.rawbytes`). Older NumPy falls back to ``tracemalloc`` for the test
+  (:mod:`pytest_glleak.heap.precise`): blocks in NumPy's tracemalloc domain, or made by
+  ``Image.tobytes``, still alive after the test are leaks.
 
 The clean path never runs a garbage collection: only when a tracked object is still alive (or the
 counters or traces say so) does :meth:`ImageTracker.leaks` collect and look again.

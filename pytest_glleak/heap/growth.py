@@ -20,9 +20,9 @@ Measures (bytes unless said otherwise), each read after a full garbage collectio
     mmapped directly) but sees every large buffer -- image cores, NumPy data, big bytes -- even when
     its pages were never touched.
 ``heap``
-    ``tracemalloc``'s traced bytes, when tracemalloc is on: already (precise image mode, ``-X
-    tracemalloc``), or started by :meth:`MemoryBaseline.measure` with ``trace_heap=True`` (it costs
-    about 3x, so only for limits below RSS's noise floor).
+    ``tracemalloc``'s traced bytes, when tracemalloc is on: already (``-X tracemalloc``, or precise
+    image mode on NumPy < 1.22), or started by :meth:`MemoryBaseline.measure` with
+    ``trace_heap=True`` (it costs about 3x, so only for limits below RSS's noise floor).
 ``image_bytes``
     Bytes of live Pillow images and image-backed arrays, from the :class:`ImageTracker` when given.
 ``fds``, ``threads``

@@ -1,4 +1,7 @@
-"""Precise mode: ``tracemalloc`` over one test, for image data no cheap hook sees.
+"""Precise mode's fallback: ``tracemalloc`` over one test, for image data no cheap hook sees.
+
+Used where NumPy has no data-memory handler API (NumPy < 1.22; see :mod:`pytest_glleak.heap.datamem`
+for the default path). The frame conversion below also serves the memory-growth diagnosis.
 
 NumPy's data allocations (any large array, e.g. ``arr.astype(...)``) and ``Image.tobytes()`` output are
 invisible to the garbage collector; in precise mode their live blocks of ``min_bytes`` or more are compared

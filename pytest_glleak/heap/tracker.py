@@ -19,6 +19,8 @@ import numpy as np
 
 from pytest_glleak import sites
 from pytest_glleak.findings import LeakedImage
+from pytest_glleak.heap import datamem, rawbytes
+from pytest_glleak.heap.datamem import DataWindow
 from pytest_glleak.heap.holders import ReferrerScans, Suspect, describe_holder, describe_referrers
 from pytest_glleak.heap.pillow import install_hooks, uninstall_hooks
 from pytest_glleak.heap.pixels import CORE_TYPE, arena_blocks, core_of, image_bytes, pillow_blocks_in_use
@@ -34,6 +36,7 @@ from pytest_glleak.heap.precise import (
     traceback_frames,
     traced_at_import,
 )
+from pytest_glleak.heap.rawbytes import BytesWindow
 from pytest_glleak.heap.records import KeyedRef, TrackedBuffer
 from pytest_glleak.heap.unseen import scan_unseen
 from pytest_glleak.sites import capture, format_site
@@ -58,6 +61,9 @@ class TrackingToken:
     #: Large blocks allocated while a wider-scoped fixture was being set up (precise mode): not leaks.
     fixture_traces: dict[TraceKey, int] = dataclasses.field(default_factory=dict)
     fixture_snapshot: dict[TraceKey, int] | None = None
+    #: Precise mode through NumPy's data-memory handler (instead of tracemalloc), when available.
+    data_window: DataWindow | None = None
+    bytes_window: BytesWindow | None = None
     stopped: bool = False
 
 
@@ -93,6 +99,8 @@ class ImageTracker:
         #: that started them is alive are that fixture's.
         self.test_thread = threading.get_ident()
         self.thread_owner: Callable[[], str] | None = None
+        #: Precise mode through NumPy's data-memory handler where NumPy has one (else tracemalloc).
+        self.use_handler = True
 
     # --- interception ----------------------------------------------------------------------------
     @property
@@ -118,6 +126,7 @@ class ImageTracker:
         Raises RuntimeError if a tracker installed after this one is still installed.
         """
         uninstall_hooks(self._installed, self._wrappers)
+        rawbytes.uninstall()
         self._installed = []
         self._wrappers = []
         if self._active is not None:
@@ -194,7 +203,7 @@ class ImageTracker:
         set aside too (one tracemalloc snapshot on entering and one on leaving the fixture phase).
         """
         token = self._active
-        if token is not None and token.precise and tracemalloc.is_tracing():
+        if token is not None and self._traced(token):
             entering, leaving = phase.startswith("fixture:"), self.phase.startswith("fixture:")
             if entering and not leaving:
                 token.fixture_snapshot = large_traces(
@@ -207,14 +216,25 @@ class ImageTracker:
         self.phase = phase
 
     def start(self, test_nodeid: str, min_bytes: int = 65536, precise: bool = False) -> TrackingToken:
-        """Open a test's window; ``precise`` also traces NumPy and ``tobytes`` allocations (tracemalloc)."""
+        """Open a test's window; ``precise`` also sees large NumPy and ``tobytes`` allocations (through
+        NumPy's data-memory handler, or tracemalloc where NumPy has none)."""
         if self._active is not None and not self._active.stopped:
             self.stop(self._active)
         self.phase = "setup"
         token = TrackingToken(
             test_nodeid, self._seq, self._created, pillow_blocks_in_use(), min_bytes, precise
         )
-        if precise:
+        if precise and self.use_handler and datamem.unavailable() is None:
+            token.data_window = DataWindow(min_bytes, self.current_phase, self.capture_depth)
+            token.bytes_window = BytesWindow(min_bytes, self.current_phase, self.capture_depth)
+            try:
+                token.data_window.open()
+                token.bytes_window.open()
+            except Exception:  # a handler we cannot wrap (unknown struct version...): tracemalloc
+                for window in (token.data_window, token.bytes_window):
+                    window.close()
+                token.data_window = token.bytes_window = None
+        if precise and token.data_window is None:
             if tracemalloc.is_tracing():
                 token.traces_before = large_traces(
                     tracemalloc.take_snapshot(), min_bytes, self._tobytes_lines
@@ -230,6 +250,9 @@ class ImageTracker:
         if token.stopped:
             return
         token.stopped = True
+        for window in (token.data_window, token.bytes_window):
+            if window is not None:
+                window.close()
         if token.owns_tracemalloc and tracemalloc.is_tracing():
             tracemalloc.stop()
         if self._active is token:
@@ -347,7 +370,13 @@ class ImageTracker:
     def _suspicious(self, token: TrackingToken) -> bool:
         if self._leaked_records(token) or self._unexplained_blocks(token) > 0:
             return True
-        if not (token.precise and tracemalloc.is_tracing()):
+        if token.data_window is not None and token.data_window.maybe_alive():
+            return True
+        if token.bytes_window is not None:
+            token.bytes_window.prune()
+            if token.bytes_window.kept:
+                return True
+        if not self._traced(token):
             return False
         if token.owns_tracemalloc and tracemalloc.get_traced_memory()[0] < token.min_bytes:
             return False  # every block traced since start, together, is smaller than one large block
@@ -375,9 +404,9 @@ class ImageTracker:
         return {key: count for key, count in traces.items() if count > 0}
 
     def _collect_suspects(self, token: TrackingToken) -> list[Suspect]:
-        traces = self._new_traces(token) if token.precise and tracemalloc.is_tracing() else {}
+        traces = self._new_traces(token) if self._traced(token) else {}
         return self._suspects_of(
-            self._leaked_records(token), traces, self._unexplained_blocks(token), token.min_bytes
+            self._leaked_records(token), traces, self._unexplained_blocks(token), token.min_bytes, token
         )
 
     def _suspects_of(
@@ -386,9 +415,11 @@ class ImageTracker:
         traces: dict[TraceKey, int],
         unexplained_blocks: int,
         min_bytes: int,
+        token: TrackingToken | None = None,
     ) -> list[Suspect]:
         suspects: list[Suspect] = []
         views: dict[int, Suspect] = {}
+        claimed: set[int] = set()
         for record in records:
             obj = record.ref()
             if obj is None:
@@ -417,9 +448,16 @@ class ImageTracker:
                 suspect = Suspect("ndarray", obj, record, record.nbytes, finding)
                 views[id(obj)] = suspect
                 suspects.append(suspect)
-        if views or traces or unexplained_blocks:
+        window = (
+            token.data_window
+            if token is not None and token.data_window is not None and token.data_window.maybe_alive()
+            else None
+        )
+        if token is not None:
+            self._kept_bytes(token, views, suspects)
+        if views or traces or unexplained_blocks or window is not None:
             scan = scan_unseen(
-                want_arrays=bool(views or traces),
+                want_arrays=bool(views or traces or window is not None),
                 want_cores=unexplained_blocks > 0,
                 known_cores=self._live_cores(),
             )
@@ -430,6 +468,9 @@ class ImageTracker:
                     view_suspect.obj = array
                     if view_suspect.finding["held_by"] is None:
                         view_suspect.finding["held_by"] = describe_holder(holder, array, self._scans)
+                    continue
+                if window is not None and owner.nbytes >= min_bytes:
+                    self._claim_allocation(window, owner, array, holder, claimed, suspects)
                     continue
                 if traces and owner.flags.owndata and owner.nbytes >= min_bytes:
                     found = claim_trace(traces, owner)
@@ -537,6 +578,83 @@ class ImageTracker:
             owned.append(record)
         owned.sort(key=lambda record: record.seq)
         return owned
+
+    @staticmethod
+    def _traced(token: TrackingToken) -> bool:
+        """Whether the window is a precise one checked by tracemalloc (NumPy without the handler API)."""
+        return token.precise and token.data_window is None and tracemalloc.is_tracing()
+
+    def _claim_allocation(
+        self,
+        window: DataWindow,
+        owner: np.ndarray[Any, Any],
+        array: np.ndarray[Any, Any],
+        holder: object,
+        claimed: set[int],
+        suspects: list[Suspect],
+    ) -> None:
+        """Report ``owner`` if its data is a large allocation the test made under our handler."""
+        if id(owner) in claimed:
+            return
+        found = window.owns(owner)
+        if found is None:
+            return
+        _size, site, phase = found
+        if phase.startswith("fixture:") or sites.made_at_import(site):
+            return
+        claimed.add(id(owner))
+        suspects.append(
+            Suspect(
+                "ndarray",
+                owner,
+                None,
+                int(owner.nbytes),
+                {
+                    "kind": "ndarray",
+                    "dtype": str(owner.dtype),
+                    "shape": [int(n) for n in owner.shape],
+                    "bytes": int(owner.nbytes),
+                    "create_site": format_site(site)[: self.stack_depth],
+                    "held_by": describe_holder(holder, array, self._scans),
+                    "phase": phase,
+                },
+            )
+        )
+
+    def _kept_bytes(self, token: TrackingToken, views: dict[int, Suspect], suspects: list[Suspect]) -> None:
+        """``Image.tobytes()`` results of the test still held by someone (handler mode)."""
+        window = token.bytes_window
+        if window is None:
+            return
+        window.prune()
+        if not window.kept:
+            return
+        # np.asarray(image) is backed by a tobytes() result: reported once, as the array.
+        backing = set()
+        for record in self._since(token):
+            view = record.ref() if record.kind == "ndarray" and not record.owned else None
+            if type(view) is memoryview:
+                backing.add(id(view.obj))
+        for data, site, phase in window.kept:
+            if id(data) in backing or phase.startswith("fixture:") or sites.made_at_import(site):
+                continue
+            size = len(data) + BYTES_HEADER
+            suspects.append(
+                Suspect(
+                    "bytes",
+                    data,
+                    None,
+                    size,
+                    {
+                        "kind": "bytes",
+                        "shape": [size],
+                        "bytes": size,
+                        "create_site": format_site(site)[: self.stack_depth],
+                        "held_by": describe_referrers(data, self._scans, ignore=(suspects, *window.kept)),
+                        "phase": phase,
+                    },
+                )
+            )
 
     def _live_cores(self) -> set[int]:
         cores = set()

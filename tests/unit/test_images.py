@@ -31,8 +31,10 @@ GLOBAL_HOLDER: dict[str, Any] = {}
 
 
 @pytest.fixture
-def tracker() -> Iterator[ImageTracker]:
+def tracker(request: pytest.FixtureRequest) -> Iterator[ImageTracker]:
     tracker = ImageTracker()
+    # Precise mode: NumPy's data-memory handler by default, tracemalloc where NumPy lacks it.
+    tracker.use_handler = getattr(request, "param", "handler") == "handler"
     tracker.install()
     try:
         yield tracker
@@ -49,6 +51,9 @@ def encoded(fmt: str, size: tuple[int, int] = (96, 64), mode: str = "RGB") -> by
     image.convert(mode).save(buffer, fmt)
     return buffer.getvalue()
 
+
+#: Precise-mode tests run against both ways of seeing NumPy's allocations.
+BOTH_BACKENDS = pytest.mark.parametrize("tracker", ["handler", "tracemalloc"], indirect=True)
 
 #: NumPy 1.x: no copy=None, no np.asarray(copy=...).
 NUMPY_BEFORE_2 = np.lib.NumpyVersion(np.__version__) < "2.0.0"
@@ -138,6 +143,7 @@ def test_numpy_array_decoded_from_image_kept_in_list_is_caught(tracker: ImageTra
     assert any(frame["function"].endswith("body") for frame in item["create_site"])
 
 
+@BOTH_BACKENDS
 def test_image_backed_array_kept_is_reported_once_in_precise_mode(tracker: ImageTracker) -> None:
     # np.asarray(image) is backed by a tobytes() result: one leak, not an array plus its bytes.
     def body() -> None:
@@ -149,6 +155,7 @@ def test_image_backed_array_kept_is_reported_once_in_precise_mode(tracker: Image
     assert leaked[0]["shape"] == [150, 200, 3] and leaked[0]["bytes"] == 150 * 200 * 3
 
 
+@BOTH_BACKENDS
 def test_copied_array_from_image_kept_in_list_is_caught_in_precise_mode(tracker: ImageTracker) -> None:
     def body() -> None:
         DECODED_FRAMES.append(np.array(Image.open(io.BytesIO(PNG)).resize((200, 150))))
@@ -161,6 +168,7 @@ def test_copied_array_from_image_kept_in_list_is_caught_in_precise_mode(tracker:
     assert any(frame["file"] == __file__ for frame in leaked[0]["create_site"])
 
 
+@BOTH_BACKENDS
 def test_large_array_from_numpy_ops_kept_in_global_is_caught_in_precise_mode(tracker: ImageTracker) -> None:
     def body() -> None:
         pixels = np.zeros((256, 256, 4), dtype=np.float32)
@@ -175,6 +183,7 @@ def test_large_array_from_numpy_ops_kept_in_global_is_caught_in_precise_mode(tra
 
 
 @pytest.mark.parametrize("operation", ["pad", "stack", "flipud-copy"])
+@BOTH_BACKENDS
 def test_precise_mode_sites_reach_the_test_through_numpy_wrappers(
     tracker: ImageTracker, operation: str
 ) -> None:
@@ -201,6 +210,7 @@ def test_precise_mode_sites_reach_the_test_through_numpy_wrappers(
 MAKE_LARGE = lambda: np.ones((300, 300))  # noqa: E731 (a module-level lambda, called by a test)
 
 
+@BOTH_BACKENDS
 def test_array_made_by_a_module_level_lambda_is_not_taken_for_import_time_code(tracker: ImageTracker) -> None:
     leaked = run_test(tracker, lambda: GLOBAL_HOLDER.update(made=MAKE_LARGE()), precise=True)
 
@@ -208,6 +218,7 @@ def test_array_made_by_a_module_level_lambda_is_not_taken_for_import_time_code(t
     assert leaked[0]["create_site"][0]["function"] == "<lambda>"
 
 
+@BOTH_BACKENDS
 def test_precise_mode_without_large_blocks_passes_even_with_many_small_ones(tracker: ImageTracker) -> None:
     def body() -> None:
         GLOBAL_HOLDER["small"] = [np.ones(100) for _ in range(200)]  # 160 KB in all, 800 B each
@@ -215,6 +226,7 @@ def test_precise_mode_without_large_blocks_passes_even_with_many_small_ones(trac
     assert run_test(tracker, body, precise=True) == []
 
 
+@BOTH_BACKENDS
 def test_tobytes_output_kept_is_caught_in_precise_mode(tracker: ImageTracker) -> None:
     def body() -> None:
         GLOBAL_HOLDER["raw"] = Image.new("RGBA", (128, 128)).tobytes()
@@ -443,6 +455,7 @@ def test_every_numpy_conversion_kept_is_caught_by_the_cheap_path(
     assert [item["kind"] for item in leaked] == ["ndarray"]
 
 
+@BOTH_BACKENDS
 def test_copied_array_is_reported_once_in_precise_mode(tracker: ImageTracker) -> None:
     # The copy's record and its NumPy tracemalloc block are one leak.
     leaked = run_test(
@@ -452,6 +465,7 @@ def test_copied_array_is_reported_once_in_precise_mode(tracker: ImageTracker) ->
     assert [(item["kind"], item["shape"]) for item in leaked] == [("ndarray", [200, 200, 3])]
 
 
+@BOTH_BACKENDS
 def test_arrays_derived_by_numpy_operations_are_not_seen_by_the_cheap_path(tracker: ImageTracker) -> None:
     # The documented limit: a new array made by NumPy from a tracked one (a copy of a slice, astype,
     # arithmetic) is invisible without tracemalloc; precise mode sees it.
@@ -603,6 +617,7 @@ def test_touched_since_reports_whether_the_test_made_images(tracker: ImageTracke
     tracker.stop(token)
 
 
+@pytest.mark.parametrize("tracker", ["tracemalloc"], indirect=True)
 def test_precise_mode_starts_and_stops_tracemalloc_only_when_it_was_off(tracker: ImageTracker) -> None:
     assert not tracemalloc.is_tracing()
     token = tracker.start("t", precise=True)
@@ -618,6 +633,7 @@ def test_precise_mode_starts_and_stops_tracemalloc_only_when_it_was_off(tracker:
         tracemalloc.stop()
 
 
+@BOTH_BACKENDS
 def test_precise_mode_with_tracemalloc_already_on_reports_only_new_arrays(tracker: ImageTracker) -> None:
     tracemalloc.start(8)
     try:
@@ -740,6 +756,7 @@ def test_two_hundred_clean_image_operations_report_nothing(tracker: ImageTracker
     assert len(tokens) == 200
 
 
+@BOTH_BACKENDS
 def test_precise_mode_sets_aside_arrays_of_wider_scoped_fixtures(tracker: ImageTracker) -> None:
     def body() -> None:
         tracker.set_phase("fixture:module")
