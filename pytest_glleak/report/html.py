@@ -227,6 +227,14 @@ def _site_table(doc: Mapping[str, Any]) -> str:
     return f'<section id="sites"><h2>Creation sites</h2>{table}</section>'
 
 
+def _row(first: Any, what: Any, size: str, frames: Iterable[Mapping[str, Any]]) -> str:
+    """One row of a per-test table: what it is, what there is of it, its size, where it was made."""
+    return (
+        f"<tr><td>{_e(first)}</td><td>{_e(what)}</td>"
+        f'<td class="num">{_e(size)}</td><td>{_stack(frames)}</td></tr>'
+    )
+
+
 def _stack(frames: Iterable[Mapping[str, Any]]) -> str:
     lines = [f"{frame.get('file')}:{frame.get('line')} in {frame.get('function')}()" for frame in frames]
     return "<br>".join(f"<code>{_e(line)}</code>" for line in lines) or '<span class="muted">unknown</span>'
@@ -239,26 +247,31 @@ def _where_it_grew(memory: Mapping[str, Any]) -> str:
     rows = []
     for site in memory.get("grew_at") or []:
         rows.append(
-            f"<tr><td>{_e(site.get('domain'))}</td>"
-            f"<td>{_e(count_phrase(int(site.get('blocks', 0)), 'block'))}</td>"
-            f'<td class="num">{_e(format_bytes(site.get("bytes_per_iteration", 0), signed=True))}</td>'
-            f"<td>{_stack(site.get('stack') or [site])}</td></tr>"
+            _row(
+                site.get("domain"),
+                count_phrase(int(site.get("blocks", 0)), "block"),
+                format_bytes(site.get("bytes_per_iteration", 0), signed=True),
+                site.get("stack") or [site],
+            )
         )
     for item in memory.get("gl_per_iteration") or []:
         objects = "+" + kind_phrase(str(item.get("kind")), int(item.get("count", 0)))
         rows.append(
-            f"<tr><td>gl</td><td>{_e(objects)}</td>"
-            f'<td class="num">{_e(format_bytes(item.get("bytes", 0), signed=True))} GPU</td>'
-            f"<td>{_stack(item.get('create_site') or [])}</td></tr>"
+            _row(
+                "gl",
+                objects,
+                format_bytes(item.get("bytes", 0), signed=True) + " GPU",
+                item.get("create_site") or [],
+            )
         )
     for item in memory.get("images_per_iteration") or []:
         what = f"+{count_phrase(int(item.get('count', 0)), str(item.get('kind')))}"
         if item.get("held_by"):
             what += f"; held by {item['held_by']}"
         rows.append(
-            f"<tr><td>image</td><td>{_e(what)}</td>"
-            f'<td class="num">{_e(format_bytes(item.get("bytes", 0), signed=True))}</td>'
-            f"<td>{_stack(item.get('create_site') or [])}</td></tr>"
+            _row(
+                "image", what, format_bytes(item.get("bytes", 0), signed=True), item.get("create_site") or []
+            )
         )
     body = (
         "".join(rows)
@@ -285,9 +298,12 @@ def _details(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
             name = f"name {item['name']}" if "name" in item else "GL object"
             described = f"{name}{label} (created in {item.get('phase')}{extra})"
             rows.append(
-                f"<tr><td>{_e(kind_name(str(item.get('kind'))))}</td><td>{_e(described)}</td>"
-                f'<td class="num">{_e(format_bytes(item.get("bytes", 0)))}</td>'
-                f"<td>{_stack(item.get('create_site') or [])}</td></tr>"
+                _row(
+                    kind_name(str(item.get("kind"))),
+                    described,
+                    format_bytes(item.get("bytes", 0)),
+                    item.get("create_site") or [],
+                )
             )
         for item in _image_items(test):
             shape = "x".join(str(part) for part in item.get("shape") or [])
@@ -297,9 +313,12 @@ def _details(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
             if item.get("held_by"):
                 what += f"; held by {item['held_by']}"
             rows.append(
-                f"<tr><td>{_e(kind_name(str(item.get('kind'))))}</td><td>{_e(what)}</td>"
-                f'<td class="num">{_e(format_bytes(item.get("bytes", 0)))}</td>'
-                f"<td>{_stack(item.get('create_site') or [])}</td></tr>"
+                _row(
+                    kind_name(str(item.get("kind"))),
+                    what,
+                    format_bytes(item.get("bytes", 0)),
+                    item.get("create_site") or [],
+                )
             )
         memory = test.get("memory") or {}
         table = ""

@@ -4,6 +4,7 @@ past what a reader can hold. Both read the source with ``ast``; nothing is impor
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,3 +123,11 @@ def _size_cases() -> list[object]:
 def test_no_hand_written_module_exceeds_the_line_limit(relative: str) -> None:
     lines = len((PACKAGE / relative).read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{relative} has {lines} lines (limit {MAX_LINES}); split it by job"
+
+
+def test_the_module_map_has_one_line_per_module() -> None:
+    """``docs/architecture.md`` names every module (and the style sheet) once, and nothing else."""
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    mapped = re.findall(r"^\| `([^`]+)` \|", text, flags=re.MULTILINE)
+    files = {*_modules(), *(path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.css"))}
+    assert sorted(mapped) == sorted(files)

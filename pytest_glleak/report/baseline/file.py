@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pytest_glleak.findings import GL_KINDS
@@ -32,15 +32,25 @@ def _expect(condition: bool, problem: str) -> None:
         raise _Corrupt(problem)
 
 
+def _objects(raw: dict[str, Any], key: str, where: str) -> Iterator[tuple[str, Any]]:
+    """(where it is, the object) for each item of the list ``raw[key]`` (absent: none)."""
+    items = raw.get(key, [])
+    _expect(isinstance(items, list), f"{where}.{key} is not a list")
+    for index, value in enumerate(items):
+        item = f"{where}.{key}[{index}]"
+        _expect(isinstance(value, dict), f"{item} is not an object")
+        yield item, value
+
+
+def _expect_site(item: str, site: Any) -> None:
+    _expect(isinstance(site, str) and bool(site), f"{item}.site must be a string 'file:line in function'")
+
+
 def _parse_entry(nodeid: str, raw: Any) -> BaselineEntry:
     where = f"tests[{nodeid!r}]"
     _expect(isinstance(raw, dict), f"{where} is not an object")
     leaks: list[KnownLeak] = []
-    raw_leaks = raw.get("leaks", [])
-    _expect(isinstance(raw_leaks, list), f"{where}.leaks is not a list")
-    for index, leak in enumerate(raw_leaks):
-        item = f"{where}.leaks[{index}]"
-        _expect(isinstance(leak, dict), f"{item} is not an object")
+    for item, leak in _objects(raw, "leaks", where):
         kind, site, count = leak.get("kind"), leak.get("site"), leak.get("count")
         _expect(isinstance(kind, str) and bool(kind), f"{item}.kind must be a non-empty string")
         _expect(
@@ -48,7 +58,7 @@ def _parse_entry(nodeid: str, raw: Any) -> BaselineEntry:
             f"{item}.kind {kind!r} is not a known leak kind (GL kinds such as 'texture', or "
             f"{', '.join(sorted(LEAK_KINDS - set(GL_KINDS)))})",
         )
-        _expect(isinstance(site, str) and bool(site), f"{item}.site must be a string 'file:line in function'")
+        _expect_site(item, site)
         _expect(
             isinstance(count, int) and not isinstance(count, bool) and count > 0,
             f"{item}.count must be a positive integer, not {count!r}",
@@ -62,14 +72,10 @@ def _parse_entry(nodeid: str, raw: Any) -> BaselineEntry:
             f"{where}.memory.{figure} must be an integer, not {value!r}",
         )
     grew_at: list[KnownGrowth] = []
-    raw_growth = raw.get("grew_at", [])
-    _expect(isinstance(raw_growth, list), f"{where}.grew_at is not a list")
-    for index, growth in enumerate(raw_growth):
-        item = f"{where}.grew_at[{index}]"
-        _expect(isinstance(growth, dict), f"{item} is not an object")
+    for item, growth in _objects(raw, "grew_at", where):
         what, site, amount = growth.get("what"), growth.get("site"), growth.get("bytes_per_iteration")
         _expect(isinstance(what, str) and bool(what), f"{item}.what must be a non-empty string")
-        _expect(isinstance(site, str) and bool(site), f"{item}.site must be a string 'file:line in function'")
+        _expect_site(item, site)
         _expect(
             isinstance(amount, int) and not isinstance(amount, bool) and amount >= 0,
             f"{item}.bytes_per_iteration must be a non-negative integer, not {amount!r}",
