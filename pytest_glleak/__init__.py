@@ -19,8 +19,9 @@ Names are imported on first use, so importing this package loads neither OpenGL 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pytest_glleak.lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -67,11 +68,7 @@ if TYPE_CHECKING:
     from pytest_glleak.runner import UnhookedGLWarning
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pytest_glleak' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _WHERE)
 
 
 def __dir__() -> list[str]:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from pytest_glleak.report.compare import ReportError, compare, load_report, markdown, text_lines
-from pytest_glleak.settings import parse_fraction
+from pytest_glleak.values import parse_fraction
 
 
 def _tolerance(text: str) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_glleak.settings import OPTIONS
+from pytest_glleak.options import OPTIONS
 
 
 def options_table() -> str:

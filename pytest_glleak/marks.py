@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pytest_glleak.findings import GL_KINDS
-from pytest_glleak.settings import parse_bytes, shown
+from pytest_glleak.values import parse_bytes, shown
 
 
 @dataclasses.dataclass(frozen=True)

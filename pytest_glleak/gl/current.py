@@ -65,40 +65,44 @@ class CurrentBinding:
     @staticmethod
     def _capture_egl() -> CurrentBinding:
         egl = egl_library()
-        display = egl.eglGetCurrentDisplay()
-        draw = egl.eglGetCurrentSurface(_EGL_DRAW)
-        read = egl.eglGetCurrentSurface(_EGL_READ)
-        context = egl.eglGetCurrentContext()
-
-        def restore() -> None:
-            if egl.eglGetCurrentContext() == context:
-                return
-            if context:
-                egl.eglMakeCurrent(display, draw, read, context)
-            else:
-                current_display = egl.eglGetCurrentDisplay()
-                if current_display:
-                    egl.eglMakeCurrent(current_display, None, None, None)
-
-        return CurrentBinding(restore)
+        surfaces = (egl.eglGetCurrentSurface(_EGL_DRAW), egl.eglGetCurrentSurface(_EGL_READ))
+        return CurrentBinding._capture_native(
+            egl.eglGetCurrentDisplay, egl.eglGetCurrentContext, egl.eglMakeCurrent, surfaces, (None, None)
+        )
 
     @staticmethod
     def _capture_glx() -> CurrentBinding:
         glx = glx_library()
-        display = glx.glXGetCurrentDisplay()
-        draw = glx.glXGetCurrentDrawable()
-        read = glx.glXGetCurrentReadDrawable()
-        context = glx.glXGetCurrentContext()
+        surfaces = (glx.glXGetCurrentDrawable(), glx.glXGetCurrentReadDrawable())
+        return CurrentBinding._capture_native(
+            glx.glXGetCurrentDisplay, glx.glXGetCurrentContext, glx.glXMakeContextCurrent, surfaces, (0, 0)
+        )
+
+    @staticmethod
+    def _capture_native(
+        current_display: Callable[[], Any],
+        current_context: Callable[[], Any],
+        make_current: Callable[..., Any],
+        surfaces: tuple[Any, Any],
+        no_surfaces: tuple[Any, Any],
+    ) -> CurrentBinding:
+        """The binding of this thread through a window-system API (EGL or GLX: the same four calls).
+
+        ``surfaces``: the current draw and read surfaces; ``no_surfaces``: what that API takes for none.
+        Restoring releases the current context when there was none.
+        """
+        display = current_display()
+        context = current_context()
 
         def restore() -> None:
-            if glx.glXGetCurrentContext() == context:
+            if current_context() == context:
                 return
             if context:
-                glx.glXMakeContextCurrent(display, draw, read, context)
+                make_current(display, *surfaces, context)
             else:
-                current_display = glx.glXGetCurrentDisplay()
-                if current_display:
-                    glx.glXMakeContextCurrent(current_display, 0, 0, None)
+                now = current_display()
+                if now:
+                    make_current(now, *no_surfaces, None)
 
         return CurrentBinding(restore)
 

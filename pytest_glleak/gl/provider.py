@@ -95,6 +95,12 @@ class ContextProvider:
     def destroy_extra(self) -> None:
         """Destroy every extra context and make the session context current again (never raises
         for a session context that foreign code broke: see :meth:`make_current`)."""
+        self._destroy_every_extra()
+        if self._failure is None:  # once no new context could be made, that was said once
+            self.make_current()
+
+    def _destroy_every_extra(self) -> None:
+        """Destroy the extra contexts, newest first, telling the listeners of each; never raises."""
         while self.extra:
             context = self.extra.pop()
             for listener in self.on_destroy:
@@ -103,8 +109,6 @@ class ContextProvider:
                 context.destroy()
             except Exception:  # its display or window system may be gone with the session context's
                 pass
-        if self._failure is None:  # once no new context could be made, that was said once
-            self.make_current()
 
     def make_current(self) -> None:
         """Make the session context current, making it anew when foreign code broke it.
@@ -157,14 +161,7 @@ class ContextProvider:
 
     def close(self) -> None:
         """Destroy every context; never raises (it runs at the end of the session)."""
-        while self.extra:
-            context = self.extra.pop()
-            for listener in self.on_destroy:
-                listener(context)
-            try:
-                context.destroy()
-            except Exception:
-                pass
+        self._destroy_every_extra()
         session = self._context
         self._context = None
         if session is None:

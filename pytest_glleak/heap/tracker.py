@@ -146,13 +146,14 @@ class ImageTracker:
     def _on_dead(self, ref: KeyedRef) -> None:
         self._live.pop(ref.key, None)
 
-    def _track_view(self, view: memoryview, interface: dict[str, Any], frame: types.FrameType) -> None:
-        key = id(view)
-        ref = KeyedRef(view, self._drop)
+    def _ndarray_record(self, target: Any, key: int, frame: types.FrameType) -> TrackedBuffer:
+        """A new record of an ndarray buffer ``target`` (kept by a weak reference keyed ``key``), made at
+        ``frame``; the caller fills in its shape, type and size."""
+        ref = KeyedRef(target, self._drop)
         ref.key = key
         self._seq += 1
         self._created += 1
-        record = TrackedBuffer(
+        return TrackedBuffer(
             ref,
             self._seq,
             "ndarray",
@@ -160,6 +161,10 @@ class ImageTracker:
             self.current_phase(),
             -1,
         )
+
+    def _track_view(self, view: memoryview, interface: dict[str, Any], frame: types.FrameType) -> None:
+        key = id(view)
+        record = self._ndarray_record(view, key, frame)
         record.shape = tuple(interface.get("shape", ()))
         record.typestr = str(interface.get("typestr", ""))
         record.nbytes = view.nbytes
@@ -176,18 +181,7 @@ class ImageTracker:
         key = id(target)
         if key in self._live:
             return  # the same pixels handed out again (np.asarray of an already converted view)
-        ref = KeyedRef(target, self._drop)
-        ref.key = key
-        self._seq += 1
-        self._created += 1
-        record = TrackedBuffer(
-            ref,
-            self._seq,
-            "ndarray",
-            capture(self.capture_depth, frame, imports=True),
-            self.current_phase(),
-            -1,
-        )
+        record = self._ndarray_record(target, key, frame)
         record.shape = tuple(int(n) for n in array.shape)
         record.typestr = array.dtype.str
         record.nbytes = int(array.nbytes)

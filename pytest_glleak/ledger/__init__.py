@@ -18,8 +18,9 @@ No pytest imports in this package. Modules, one job each:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pytest_glleak.lazy import lazy_attributes
 
 __all__ = ["Ledger", "LedgerView", "LiveObject"]
 
@@ -37,8 +38,4 @@ if TYPE_CHECKING:
     from pytest_glleak.ledger.view import LedgerView
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pytest_glleak.ledger' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _WHERE)

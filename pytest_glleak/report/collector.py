@@ -16,6 +16,7 @@ import pytest
 from pytest_glleak.errors import InternalErrors
 from pytest_glleak.findings import LeakedImage, TestFindings
 from pytest_glleak.gl.provider import ContextProvider
+from pytest_glleak.options import Settings
 from pytest_glleak.report import baseline as baseline_module
 from pytest_glleak.report.atomic import write_text_atomic
 from pytest_glleak.report.github import github_annotations_enabled, step_summary, workflow_commands
@@ -26,7 +27,6 @@ from pytest_glleak.report.run import RunReport, collect_environment, utc_now
 from pytest_glleak.report.terminal import flaky_lines, terminal_lines
 from pytest_glleak.report.text import GREW, LEAKED
 from pytest_glleak.runner import LEAK_SECTION, CheckRunner, orphan_fixtures_key
-from pytest_glleak.settings import Settings
 from pytest_glleak.verdict import FAILING, outcome_of
 
 

@@ -1,18 +1,29 @@
 """The ``--glleak-html`` report: one self-contained HTML file rendered from the JSON document.
 
-No scripts, no fonts, no network: inline CSS, and an inline SVG chart drawn here. Every value from
+No scripts, no fonts, no network: inline CSS (``html.css``, package data) and an inline SVG chart
+(:mod:`pytest_glleak.report.html_chart`). This module assembles the page. Every value from
 the document is escaped. Input is the dict :func:`pytest_glleak.report.json_report.build_json` returns.
 """
 
 from __future__ import annotations
 
-import html
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
 from typing import Any
 
 from pytest_glleak.findings import REPORTED_VERDICTS
 from pytest_glleak.report.growth_text import explained_sentence
+from pytest_glleak.report.html_chart import (
+    CUMULATIVE_COLOR,
+    GL_COLOR,
+    IMAGE_COLOR,
+    MEMORY_COLORS,
+    has_memory,
+    render_chart,
+)
+from pytest_glleak.report.html_chart import escape as _e
 from pytest_glleak.report.run import leak_count
 from pytest_glleak.report.sites import site_sentence, site_text
 from pytest_glleak.report.text import count_phrase, format_bytes, kind_name, kind_phrase, kinds_text
@@ -20,49 +31,7 @@ from pytest_glleak.report.text import count_phrase, format_bytes, kind_name, kin
 WORST_SHOWN = 5
 _NOTABLE = (*REPORTED_VERDICTS, "crashed")
 
-_CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d232b;
-background:#f6f7f9}
-main{max-width:1200px;margin:0 auto;padding:18px 24px 40px}
-h1{font-size:22px;margin:4px 0}
-h2{font-size:17px;margin:26px 0 8px;border-bottom:1px solid #d5d9df;padding-bottom:4px}
-.env{color:#5a6472;margin:0 0 10px}
-.banner{padding:8px 12px;border-radius:6px;margin:8px 0;font-weight:600}
-.banner.partial{background:#fff4d6;border:1px solid #e0b84a}
-.banner.crashed{background:#fde2e1;border:1px solid #d9534f}
-.cards{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}
-.card{background:#fff;border:1px solid #d5d9df;border-radius:8px;padding:8px 14px;min-width:120px}
-.card b{display:block;font-size:22px}.card span{color:#5a6472;font-size:12px}
-.card.bad b{color:#c0392b}.card.ok b{color:#2e7d32}
-.worst{display:grid;grid-template-columns:1fr 1fr;gap:16px}
-.worst ol{margin:4px 0;padding-left:22px}.worst li{margin:3px 0}
-table{border-collapse:collapse;width:100%;background:#fff;font-size:13px}
-th,td{border:1px solid #e1e4e8;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#eef1f4;position:sticky;top:0}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-tr.leaked td:first-child,tr.grew td:first-child,tr.crashed td:first-child{color:#c0392b;font-weight:700}
-tr.known td:first-child{color:#b7791f;font-weight:700}tr.clean td:first-child{color:#2e7d32}
-code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;
-overflow-wrap:anywhere}
-th.test,td.test{min-width:24em}
-details{background:#fff;border:1px solid #d5d9df;border-radius:6px;margin:6px 0;padding:4px 10px}
-summary{cursor:pointer;font-weight:600}
-.muted{color:#5a6472}.chart{background:#fff;border:1px solid #d5d9df;border-radius:8px;padding:6px}
-.chart-svg{display:block;width:100%;height:auto;max-width:1100px}
-.toggle{margin:4px 0 8px;display:inline-block}#hide-clean:checked ~ .scroll tr.clean{display:none}
-.scroll{overflow-x:auto;max-width:100%}
-.legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:11px;height:11px;
-margin-right:4px;vertical-align:-1px}
-"""
-
-_GL_COLOR = "#3b6fd1"
-_IMAGE_COLOR = "#e08a1e"
-_CUMULATIVE_COLOR = "#c0392b"
-_MEMORY_COLORS = ("#2e8b57", "#8e44ad", "#16a085", "#d35400", "#7f8c8d", "#2c3e50")
-
-
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+__all__ = ["WORST_SHOWN", "natural_key", "render_chart", "render_html"]
 
 
 def _gl_items(test: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -94,6 +63,12 @@ def _status(test: Mapping[str, Any]) -> str:
     return str(test.get("outcome", ""))
 
 
+@functools.cache
+def _css() -> str:
+    """The page's style sheet, shipped as package data next to this module (``html.css``)."""
+    return "\n" + resources.files("pytest_glleak.report").joinpath("html.css").read_text(encoding="utf-8")
+
+
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
     """Sort key that orders numbers by value: ``test[2]`` before ``test[10]``."""
     return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
@@ -105,172 +80,6 @@ def _sorted_tests(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _anchor(index: int) -> str:
     return f"test-{index}"
-
-
-# --- chart ----------------------------------------------------------------------------------------
-def _nice_max(value: float) -> float:
-    if value <= 0:
-        return 1.0
-    magnitude = 10 ** (len(str(int(value))) - 1)
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return float(step * magnitude)
-    return float(value)
-
-
-def _points(pairs: Sequence[tuple[float, float]]) -> str:
-    return " ".join(f"{x:.1f},{y:.1f}" for x, y in pairs)
-
-
-def _has_memory(sequence: Sequence[Mapping[str, Any]]) -> bool:
-    return any(
-        "process_rss" in point or int(point.get("per_iteration", point.get("rss", 0)) or 0) > 0
-        for point in sequence
-    )
-
-
-def render_chart(sequence: Sequence[Mapping[str, Any]], width: int = 800) -> str:
-    """Inline SVG of the run in test order: leaked objects per test (bars) and cumulative (line) on
-    top; memory below (process RSS per worker when sampled, else cumulative per-test growth), only
-    when the run has memory data.
-
-    The SVG scales to its container (``viewBox`` and ``width:100%``): ``width`` is the drawing's own
-    coordinate width, chosen so that its 12-unit text stays readable in an 800 px window.
-    """
-    left, right, panel, gap, top = 64, 64, 150, 60, 24
-    plot_width = width - left - right
-    memory_panel = _has_memory(sequence)
-    height = top + panel + 34 + ((gap + panel) if memory_panel else 0)
-    count = len(sequence)
-    parts = [
-        f'<svg role="img" class="chart-svg" viewBox="0 0 {width} {height}" '
-        'preserveAspectRatio="xMinYMin meet" font-size="12" font-family="sans-serif">',
-        f"<title>Leaked objects{' and memory' if memory_panel else ''} over the sequence of tests</title>",
-    ]
-    if count == 0:
-        parts.append(f'<text x="{left}" y="{top + 20}">no tests were recorded</text></svg>')
-        return "".join(parts)
-    step = plot_width / count
-    bar = max(step * 0.8, 0.6)
-
-    def x_of(index: float) -> float:
-        return left + step * index + step / 2
-
-    def frame(y0: int, label: str, maximum: float, right_label: str | None, right_max: float | None) -> None:
-        parts.append(
-            f'<rect x="{left}" y="{y0}" width="{plot_width}" height="{panel}" fill="#fbfcfd" '
-            'stroke="#aab4c8" shape-rendering="crispEdges"/>'
-        )
-        parts.append(f'<text x="{left}" y="{y0 - 8}" font-weight="bold">{_e(label)}</text>')
-        for fraction in (0.0, 0.5, 1.0):
-            y = y0 + panel - panel * fraction
-            parts.append(
-                f'<line x1="{left}" x2="{left + plot_width}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3e6ea"/>'
-            )
-            parts.append(
-                f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
-                f"{_e(_tick(maximum * fraction, label))}</text>"
-            )
-            if right_label is not None and right_max is not None:
-                parts.append(
-                    f'<text x="{left + plot_width + 6}" y="{y + 4:.1f}" fill="{_CUMULATIVE_COLOR}">'
-                    f"{_e(_tick(right_max * fraction, right_label))}</text>"
-                )
-
-    # Panel 1: leaked objects.
-    y1 = top
-    per_test = [(int(p.get("gl_leaked", 0)), int(p.get("images_leaked", 0))) for p in sequence]
-    leak_max = _nice_max(max((gl + images for gl, images in per_test), default=0))
-    running = 0
-    cumulative: list[int] = []
-    for gl, images in per_test:
-        running += gl + images
-        cumulative.append(running)
-    cumulative_max = _nice_max(running)
-    frame(y1, "leaked objects per test", leak_max, "cumulative", cumulative_max)
-    for index, (point, (gl, images)) in enumerate(zip(sequence, per_test, strict=True)):
-        if gl + images == 0:
-            continue
-        x = x_of(index) - bar / 2
-        what = f"{count_phrase(gl, 'GL object')}, {count_phrase(images, 'image buffer')}"
-        tip = _e(f"{point.get('nodeid', '')}: {what}")
-        base = float(y1 + panel)
-        for amount, color in ((gl, _GL_COLOR), (images, _IMAGE_COLOR)):
-            if amount:
-                h = panel * amount / leak_max
-                base -= h
-                parts.append(
-                    f'<rect x="{x:.1f}" y="{base:.1f}" width="{bar:.1f}" height="{h:.1f}" '
-                    f'fill="{color}"><title>{tip}</title></rect>'
-                )
-    line = [(x_of(i), y1 + panel - panel * value / cumulative_max) for i, value in enumerate(cumulative)]
-    parts.append(
-        f'<polyline fill="none" stroke="{_CUMULATIVE_COLOR}" stroke-width="1.6" points="{_points(line)}"/>'
-    )
-
-    # Panel 2: memory, when there is any.
-    y2 = top + panel + gap
-    sampled = [p for p in sequence if "process_rss" in p]
-    if not memory_panel:
-        y2 = top  # the axis labels go under the leak panel
-    elif sampled:
-        series: dict[str, list[tuple[int, int]]] = {}
-        for index, point in enumerate(sequence):
-            if "process_rss" in point:
-                worker = str(point.get("worker") or "main")
-                series.setdefault(worker, []).append((index, int(point["process_rss"])))
-        low = min(value for values in series.values() for _, value in values)
-        high = max(value for values in series.values() for _, value in values)
-        span = _nice_max(max(high - low, 1))
-        frame(y2, f"process RSS above {format_bytes(low)} (one line per process)", span, None, None)
-        for number, (worker, values) in enumerate(sorted(series.items())):
-            color = _MEMORY_COLORS[number % len(_MEMORY_COLORS)]
-            pairs = [(x_of(i), y2 + panel - panel * (v - low) / span) for i, v in values]
-            parts.append(
-                f'<polyline fill="none" stroke="{color}" stroke-width="1.6" '
-                f'points="{_points(pairs)}"><title>{_e(worker)}</title></polyline>'
-            )
-            label_y = pairs[-1][1] + 4
-            parts.append(
-                f'<text x="{left + plot_width + 6}" y="{label_y:.1f}" fill="{color}">{_e(worker)}</text>'
-            )
-    else:
-        growth = [int(p.get("per_iteration", p.get("rss", 0)) or 0) for p in sequence]
-        total, climbing = 0, []
-        for amount in growth:
-            total += max(amount, 0)
-            climbing.append(total)
-        span = _nice_max(total)
-        frame(y2, "memory growth, cumulative over tests", span, None, None)
-        for index, (point, amount) in enumerate(zip(sequence, growth, strict=True)):
-            if amount > 0:
-                h = panel * amount / span
-                tip = _e(f"{point.get('nodeid', '')}: {format_bytes(amount, signed=True)}")
-                parts.append(
-                    f'<rect x="{x_of(index) - bar / 2:.1f}" y="{y2 + panel - h:.1f}" '
-                    f'width="{bar:.1f}" height="{h:.1f}" fill="{_MEMORY_COLORS[0]}" opacity="0.45">'
-                    f"<title>{tip}</title></rect>"
-                )
-        pairs = [(x_of(i), y2 + panel - panel * value / span) for i, value in enumerate(climbing)]
-        parts.append(
-            f'<polyline fill="none" stroke="{_MEMORY_COLORS[0]}" stroke-width="1.6" '
-            f'points="{_points(pairs)}"/>'
-        )
-    axis_y = y2 + panel + 16
-    parts.append(f'<text x="{left}" y="{axis_y}">test 1</text>')
-    parts.append(f'<text x="{left + plot_width}" y="{axis_y}" text-anchor="end">test {count}</text>')
-    parts.append(
-        f'<text x="{left + plot_width / 2:.0f}" y="{axis_y}" text-anchor="middle" fill="#5a6472">'
-        "tests in the order they finished</text>"
-    )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _tick(value: float, label: str) -> str:
-    if "memory" in label or "RSS" in label:
-        return format_bytes(int(value))
-    return f"{value:g}"
 
 
 # --- page -----------------------------------------------------------------------------------------
@@ -418,6 +227,14 @@ def _site_table(doc: Mapping[str, Any]) -> str:
     return f'<section id="sites"><h2>Creation sites</h2>{table}</section>'
 
 
+def _row(first: Any, what: Any, size: str, frames: Iterable[Mapping[str, Any]]) -> str:
+    """One row of a per-test table: what it is, what there is of it, its size, where it was made."""
+    return (
+        f"<tr><td>{_e(first)}</td><td>{_e(what)}</td>"
+        f'<td class="num">{_e(size)}</td><td>{_stack(frames)}</td></tr>'
+    )
+
+
 def _stack(frames: Iterable[Mapping[str, Any]]) -> str:
     lines = [f"{frame.get('file')}:{frame.get('line')} in {frame.get('function')}()" for frame in frames]
     return "<br>".join(f"<code>{_e(line)}</code>" for line in lines) or '<span class="muted">unknown</span>'
@@ -430,26 +247,31 @@ def _where_it_grew(memory: Mapping[str, Any]) -> str:
     rows = []
     for site in memory.get("grew_at") or []:
         rows.append(
-            f"<tr><td>{_e(site.get('domain'))}</td>"
-            f"<td>{_e(count_phrase(int(site.get('blocks', 0)), 'block'))}</td>"
-            f'<td class="num">{_e(format_bytes(site.get("bytes_per_iteration", 0), signed=True))}</td>'
-            f"<td>{_stack(site.get('stack') or [site])}</td></tr>"
+            _row(
+                site.get("domain"),
+                count_phrase(int(site.get("blocks", 0)), "block"),
+                format_bytes(site.get("bytes_per_iteration", 0), signed=True),
+                site.get("stack") or [site],
+            )
         )
     for item in memory.get("gl_per_iteration") or []:
         objects = "+" + kind_phrase(str(item.get("kind")), int(item.get("count", 0)))
         rows.append(
-            f"<tr><td>gl</td><td>{_e(objects)}</td>"
-            f'<td class="num">{_e(format_bytes(item.get("bytes", 0), signed=True))} GPU</td>'
-            f"<td>{_stack(item.get('create_site') or [])}</td></tr>"
+            _row(
+                "gl",
+                objects,
+                format_bytes(item.get("bytes", 0), signed=True) + " GPU",
+                item.get("create_site") or [],
+            )
         )
     for item in memory.get("images_per_iteration") or []:
         what = f"+{count_phrase(int(item.get('count', 0)), str(item.get('kind')))}"
         if item.get("held_by"):
             what += f"; held by {item['held_by']}"
         rows.append(
-            f"<tr><td>image</td><td>{_e(what)}</td>"
-            f'<td class="num">{_e(format_bytes(item.get("bytes", 0), signed=True))}</td>'
-            f"<td>{_stack(item.get('create_site') or [])}</td></tr>"
+            _row(
+                "image", what, format_bytes(item.get("bytes", 0), signed=True), item.get("create_site") or []
+            )
         )
     body = (
         "".join(rows)
@@ -476,9 +298,12 @@ def _details(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
             name = f"name {item['name']}" if "name" in item else "GL object"
             described = f"{name}{label} (created in {item.get('phase')}{extra})"
             rows.append(
-                f"<tr><td>{_e(kind_name(str(item.get('kind'))))}</td><td>{_e(described)}</td>"
-                f'<td class="num">{_e(format_bytes(item.get("bytes", 0)))}</td>'
-                f"<td>{_stack(item.get('create_site') or [])}</td></tr>"
+                _row(
+                    kind_name(str(item.get("kind"))),
+                    described,
+                    format_bytes(item.get("bytes", 0)),
+                    item.get("create_site") or [],
+                )
             )
         for item in _image_items(test):
             shape = "x".join(str(part) for part in item.get("shape") or [])
@@ -488,9 +313,12 @@ def _details(doc: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
             if item.get("held_by"):
                 what += f"; held by {item['held_by']}"
             rows.append(
-                f"<tr><td>{_e(kind_name(str(item.get('kind'))))}</td><td>{_e(what)}</td>"
-                f'<td class="num">{_e(format_bytes(item.get("bytes", 0)))}</td>'
-                f"<td>{_stack(item.get('create_site') or [])}</td></tr>"
+                _row(
+                    kind_name(str(item.get("kind"))),
+                    what,
+                    format_bytes(item.get("bytes", 0)),
+                    item.get("create_site") or [],
+                )
             )
         memory = test.get("memory") or {}
         table = ""
@@ -578,12 +406,12 @@ def render_html(doc: Mapping[str, Any]) -> str:
         ]
     )
     memory_legend = (
-        f'<span><i style="background:{_MEMORY_COLORS[0]}"></i>memory</span>' if _has_memory(sequence) else ""
+        f'<span><i style="background:{MEMORY_COLORS[0]}"></i>memory</span>' if has_memory(sequence) else ""
     )
     legend = (
-        f'<div class="legend"><span><i style="background:{_GL_COLOR}"></i>GL objects</span>'
-        f'<span><i style="background:{_IMAGE_COLOR}"></i>image buffers</span>'
-        f'<span><i style="background:{_CUMULATIVE_COLOR}"></i>leaked objects, cumulative</span>'
+        f'<div class="legend"><span><i style="background:{GL_COLOR}"></i>GL objects</span>'
+        f'<span><i style="background:{IMAGE_COLOR}"></i>image buffers</span>'
+        f'<span><i style="background:{CUMULATIVE_COLOR}"></i>leaked objects, cumulative</span>'
         f"{memory_legend}</div>"
     )
     made = " · ".join(
@@ -604,7 +432,7 @@ def render_html(doc: Mapping[str, Any]) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>pytest-glleak report: {_e(_headline(summary))}</title>",
-        f"<style>{_CSS}</style></head><body><main>",
+        f"<style>{_css()}</style></head><body><main>",
         f'<h1>pytest-glleak report</h1><p class="env">{_e(made)}</p><p class="env">{_e(described)}</p>',
         *banners,
         _cards(summary),

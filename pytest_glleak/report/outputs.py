@@ -13,8 +13,8 @@ import os
 import stat
 from collections.abc import Iterable, Mapping
 
+from pytest_glleak.options import OPTIONS_BY_NAME, Settings
 from pytest_glleak.report.atomic import OutputTarget, resolve_target
-from pytest_glleak.settings import OPTIONS_BY_NAME, Settings
 
 __all__ = ["NamedPath", "named_outputs", "output_problems", "settings_problems"]
 

@@ -32,6 +32,17 @@ STATUS_WORDS: dict[str, str] = {
 
 
 # --- byte sizes -----------------------------------------------------------------------------------
+def _scaled(amount: float, units: tuple[str, ...]) -> tuple[float, str]:
+    """``amount`` bytes in the largest of ``units`` (each 1024 times the one before) under 1024 of it;
+    the last unit takes whatever is larger."""
+    value = float(amount)
+    for unit in units[:-1]:
+        if value < 1024:
+            return value, unit
+        value /= 1024
+    return value, units[-1]
+
+
 def format_bytes(amount: int | float | None, signed: bool = False) -> str:
     """Short, for tables: ``1572864`` -> ``"1.5 MiB"``, ``512`` -> ``"512 B"``; None -> ``"-"``.
 
@@ -40,34 +51,22 @@ def format_bytes(amount: int | float | None, signed: bool = False) -> str:
     if amount is None:
         return "-"
     sign = "-" if amount < 0 else ("+" if signed and amount > 0 else "")
-    value = float(abs(amount))
-    if value < 1024:
+    value, unit = _scaled(abs(amount), ("B", "KiB", "MiB", "GiB", "TiB"))
+    if unit == "B":
         return f"{sign}{int(value)} B"
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        value /= 1024
-        if value < 1024 or unit == "TiB":
-            break
     return f"{sign}{value:.1f} {unit}"
 
 
 def format_bytes_spelled(count: int) -> str:
     """For sentences (the GL failure text): ``512`` -> ``"512 bytes"``, ``1024`` -> ``"1.0 KiB"``."""
-    value = float(count)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{count:,} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{count:,} bytes"
+    value, unit = _scaled(count, ("bytes", "KiB", "MiB", "GiB"))
+    return f"{count:,} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
 
 
 def format_bytes_exact(nbytes: int) -> str:
     """With the exact figure (the image failure text): ``240000`` -> ``"234.4 KiB (240,000 B)"``."""
-    size = float(nbytes)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{nbytes:,} B" if unit == "B" else f"{size:.1f} {unit} ({nbytes:,} B)"
-        size /= 1024
-    return f"{nbytes:,} B"
+    value, unit = _scaled(nbytes, ("B", "KiB", "MiB", "GiB"))
+    return f"{nbytes:,} B" if unit == "B" else f"{value:.1f} {unit} ({nbytes:,} B)"
 
 
 # --- counts and kinds -----------------------------------------------------------------------------
