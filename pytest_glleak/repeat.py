@@ -11,6 +11,7 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pytest_glleak.check import TestState
 from pytest_glleak.errors import PASS_THROUGH, plugin_error
 from pytest_glleak.findings import MemorySection
 from pytest_glleak.heap import ImageTracker, MemoryBaseline, format_growth_table, steady_state_verdict
@@ -27,16 +28,16 @@ if TYPE_CHECKING:  # the plan's dataclasses live with the markers (pytest glue);
 def repeated(
     original: Callable[..., Any],
     growth: GrowthCheck,
+    state: TestState,
     *,
     nodeid: str,
     ledger: Ledger,
     images: ImageTracker,
     rootpath: str,
-    done: Callable[[dict[str, Any]], None],
 ) -> Callable[..., None]:
-    """``original`` wrapped to run ``warmup + repeat`` times under the memory measures; ``done`` receives
-    the growth state. The test's own exception passes through; a failure of the measurement itself
-    becomes the plugin's error for ``nodeid``."""
+    """``original`` wrapped to run ``warmup + repeat`` times under the memory measures; the growth state
+    goes to ``state.growth``. The test's own exception passes through; a failure of the measurement
+    itself becomes the plugin's error for ``nodeid``."""
 
     @functools.wraps(original)
     def repeated(*args: Any, **kwargs: Any) -> None:
@@ -70,15 +71,13 @@ def repeated(
             if raised_by_test and exc is raised_by_test[-1]:
                 raise  # the test's own failure
             raise plugin_error("the memory measurement", nodeid, exc) from exc
-        done(
-            {
-                "grew": grew,
-                "per_iteration": per_iteration,
-                "limit": growth.limit,
-                "table": table,
-                "text": text,
-                "where": where,
-            }
-        )
+        state.growth = {
+            "grew": grew,
+            "per_iteration": per_iteration,
+            "limit": growth.limit,
+            "table": table,
+            "text": text,
+            "where": where,
+        }
 
     return repeated

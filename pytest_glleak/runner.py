@@ -343,18 +343,14 @@ class CheckRunner:
 
     def _repeated(self, item: pytest.Item, state: TestState, growth: marks.GrowthCheck, original: Any) -> Any:
         """``original`` wrapped to run ``warmup + repeat`` times under the memory measures."""
-
-        def done(measured: dict[str, Any]) -> None:
-            state.growth = measured
-
         return repeated(
             original,
             growth,
+            state,
             nodeid=item.nodeid,
             ledger=self.ledger,
             images=self.images,
             rootpath=str(self.config.rootpath),
-            done=done,
         )
 
     # --- reports -------------------------------------------------------------------------------
