@@ -15,8 +15,10 @@ Modules imported after install: raw modules create their functions through ``Ope
 .createFunction``, looked up on the module at call time, so wrapping that one function hooks every later
 import (an ``OpenGL.GL.EXT`` module imported mid-test included) with no rescans and no import hooks.
 
-Nested wrappers call one another (``alternate()`` objects, the Cython wrappers), so a guard makes one
-user call produce one record: while a hooked call is running, hooked calls below it pass straight through.
+One user call produces one record: GL calls a handler makes, and the second call an unresolved function
+makes of itself once loaded, run with their thread suspended, and calls in a suspended thread pass straight
+through. The hot path pays for this only with a test of an (almost always empty) dict: the thread's
+identity is asked only while some thread is suspended or inside a handler.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ RAW_PREFIXES = ("OpenGL.raw.GL.", "OpenGL.raw.EGL.", "OpenGL.raw.GLX.")
 
 
 class Guard(threading.local):
-    """Re-entrancy and suspension depth shared by every hook of one interceptor, per thread (a GL call
-    in another thread while one thread is inside a hooked call is still recorded)."""
+    """Suspension depth of one interceptor, per thread, as the bindings' trampolines (moderngl, pyglet)
+    read it; the PyOpenGL hooks read the interceptor's own table of suspended threads."""
 
     depth = 0
 
