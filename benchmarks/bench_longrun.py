@@ -151,13 +151,19 @@ def run_once(root: Path, args: list[str], out: Path, env: dict[str, str], timeou
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", SAMPLER, *args]
     start = time.perf_counter()
     completed = subprocess.run(
-        command, cwd=root, env=clean_env({**env, "GLBENCH_LONGRUN_OUT": str(out)}), capture_output=True,
-        text=True, timeout=timeout_s,
+        command,
+        cwd=root,
+        env=clean_env({**env, "GLBENCH_LONGRUN_OUT": str(out)}),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
     )
     wall = time.perf_counter() - start
     if not out.exists():
-        raise RuntimeError(f"{' '.join(args)} wrote no samples (exit {completed.returncode}):\n"
-                           f"{(completed.stdout + completed.stderr)[-2000:]}")
+        raise RuntimeError(
+            f"{' '.join(args)} wrote no samples (exit {completed.returncode}):\n"
+            f"{(completed.stdout + completed.stderr)[-2000:]}"
+        )
     document: dict[str, Any] = json.loads(out.read_text())
     out.unlink()
     document["returncode"] = completed.returncode
@@ -182,11 +188,21 @@ def run(tests: int, rounds: int, every: int, workdir: Path, timeout_s: float = 1
             document = run_once(root, [*suite.args, *configs[name]], workdir / "samples.json", env, timeout_s)
             summary = summarize(document)
             results[name].append(summary)
-            raw[name].append({"rss": document["rss"], "wall_s": document["wall_s"],
-                              "returncode": document["returncode"], "tail": document["tail"], **summary})
-            log(f"round {round_index + 1}/{rounds} {name}: {document['wall_s']:.1f}s rc={document['returncode']} "
+            raw[name].append(
+                {
+                    "rss": document["rss"],
+                    "wall_s": document["wall_s"],
+                    "returncode": document["returncode"],
+                    "tail": document["tail"],
+                    **summary,
+                }
+            )
+            log(
+                f"round {round_index + 1}/{rounds} {name}: {document['wall_s']:.1f}s "
+                f"rc={document['returncode']} "
                 f"first {summary['first_ms']:.3f} ms last {summary['last_ms']:.3f} ms "
-                f"{summary['mib_per_1000']:.2f} MiB/1000")
+                f"{summary['mib_per_1000']:.2f} MiB/1000"
+            )
     base_slope = median([r["mib_per_1000"] for r in results[DISABLED]])
     base_first = median([r["first_ms"] for r in results[DISABLED]])
     base_last = median([r["last_ms"] for r in results[DISABLED]])
@@ -194,9 +210,17 @@ def run(tests: int, rounds: int, every: int, workdir: Path, timeout_s: float = 1
         name="longrun",
         title=f"Long runs: {tests} clean generated tests, one process per configuration",
         columns=[
-            "Configuration", "Per-test, first 1,000 (ms)", "Per-test, last 1,000 (ms)", "Drift (ms)",
-            "Overhead first (ms)", "Overhead last (ms)", "RSS growth (MiB/1,000)", "Above disabled (MiB/1,000)",
-            "Target", "Met", "Exit codes",
+            "Configuration",
+            "Per-test, first 1,000 (ms)",
+            "Per-test, last 1,000 (ms)",
+            "Drift (ms)",
+            "Overhead first (ms)",
+            "Overhead last (ms)",
+            "RSS growth (MiB/1,000)",
+            "Above disabled (MiB/1,000)",
+            "Target",
+            "Met",
+            "Exit codes",
         ],
     )
     for name in names:
@@ -219,7 +243,8 @@ def run(tests: int, rounds: int, every: int, workdir: Path, timeout_s: float = 1
         }
         section.rows.append(row)
     section.notes += [
-        f"{tests} tests ({suite.description}); {rounds} round(s), configurations alternating; medians over rounds.",
+        f"{tests} tests ({suite.description}); {rounds} round(s), configurations alternating; "
+        "medians over rounds.",
         "Per-test time: median of each test's whole protocol (setup + call + teardown) in the first and the "
         "last 1,000 tests. Overhead = that minus the disabled run's.",
         f"RSS: after gc.collect() every {every} tests; growth = least-squares slope from test 1,000 on.",
@@ -235,8 +260,13 @@ def diagnose(tests: int, every: int, workdir: Path, image_trace: str) -> int:
     (root / f"{SAMPLER}.py").write_text(_SAMPLER_SOURCE)
     out = workdir / "diagnose.json"
     env = {**suite.env, "GLBENCH_LONGRUN_EVERY": str(every), "GLBENCH_LONGRUN_TRACE": "1"}
-    args = [*suite.args, "--glleak-mode=all", "--glleak-report", f"--glleak-json={workdir / 'd.json'}",
-            f"--glleak-image-trace={image_trace}"]
+    args = [
+        *suite.args,
+        "--glleak-mode=all",
+        "--glleak-report",
+        f"--glleak-json={workdir / 'd.json'}",
+        f"--glleak-image-trace={image_trace}",
+    ]
     document = run_once(root, args, out, env, 3600.0)
     print(f"traced from test {every} to test {len(document['times'])}; exit {document['returncode']}")
     print("growth by line (pytest_glleak files), bytes / blocks:")
@@ -268,8 +298,15 @@ def main(argv: list[str] | None = None) -> int:
         section = run(tests, options.rounds, options.every, workdir)
     print(render_section(section))
     if options.json is not None:
-        write_json(options.json, {**section.as_json(), "machine": machine_identity(), "cwd": str(REPO_ROOT),
-                                  "load_average": list(os.getloadavg())})
+        write_json(
+            options.json,
+            {
+                **section.as_json(),
+                "machine": machine_identity(),
+                "cwd": str(REPO_ROOT),
+                "load_average": list(os.getloadavg()),
+            },
+        )
     return 0
 
 

@@ -34,6 +34,8 @@ _frame_class: dict[str, int] = {}
 # Keyed by (id(code), offset, ...): the interned site holds its code objects, so their ids stay valid.
 _interned: dict[tuple[int, ...], Site] = {}
 _by_id: dict[int, Site] = {}
+#: Distinct sites kept interned at most (a loop at one site still stores one tuple).
+INTERN_LIMIT = 4096
 EMPTY_SITE: Site = ()
 
 
@@ -137,9 +139,19 @@ def capture(depth: int, frame: FrameType | None = None, imports: bool = False) -
     key = tuple(identity)
     site = _interned.get(key)
     if site is None:
+        if len(_interned) >= INTERN_LIMIT:
+            _forget_interned()
         site = _interned[key] = tuple(collected)
         _by_id[id(site)] = site
     return site
+
+
+def _forget_interned() -> None:
+    # Every test of a long run creates at sites of its own: the tables start afresh rather than keep
+    # them all. Sites still referenced stay valid; they are only formatted without the cache.
+    _interned.clear()
+    _by_id.clear()
+    _formatted.clear()
 
 
 def made_at_import(site: Site) -> bool:
