@@ -25,6 +25,8 @@ the growth between that test and the last one, by line, filtered to ``pytest_gll
 
     python benchmarks/bench_longrun.py [--tests 5000] [--rounds 1] [--quick] [--json PATH]
     python benchmarks/bench_longrun.py --diagnose [--tests 3000]
+
+Before/after a change: ``git archive OLD pytest_glleak | tar -x -C /tmp/old`` then ``--before /tmp/old``.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ def pytest_runtest_protocol(item, nextitem):
 def pytest_sessionfinish(session):
     document = {"times": _times, "rss": _rss}
     if _TRACE and len(_snapshots) >= 2:
-        keep = [tracemalloc.Filter(True, "*pytest_glleak*")]
+        keep = [tracemalloc.Filter(True, os.environ.get("GLBENCH_LONGRUN_FILTER", "*pytest_glleak*"))]
         first, last = (s.filter_traces(keep) for s in (_snapshots[0], _snapshots[-1]))
         document["growth_by_line"] = [
             [str(stat.traceback), stat.size_diff, stat.count_diff]
@@ -172,20 +174,42 @@ def run_once(root: Path, args: list[str], out: Path, env: dict[str, str], timeou
     return document
 
 
-def run(tests: int, rounds: int, every: int, workdir: Path, timeout_s: float = 1200.0) -> Section:
-    """Generate the suite, run every configuration ``rounds`` times alternately, and tabulate."""
+def run(
+    tests: int,
+    rounds: int,
+    every: int,
+    workdir: Path,
+    timeout_s: float = 1200.0,
+    before: Path | None = None,
+) -> Section:
+    """Generate the suite, run every configuration ``rounds`` times alternately, and tabulate.
+
+    ``before``: a directory holding another version of the ``pytest_glleak`` package (``git archive``
+    of an older commit): its plugin configurations run too, labelled "(before)", alternating with ours.
+    """
     root = workdir / "longrun-suite"
     suite = generate_gl_suite(root, tests=tests)
     (root / f"{SAMPLER}.py").write_text(_SAMPLER_SOURCE)
     env = {**suite.env, "GLBENCH_LONGRUN_EVERY": str(every)}
     configs = configurations(workdir / "longrun-glleak.json")
+    paths: dict[str, str] = {name: suite.env["PYTHONPATH"] for name in configs}
+    if before is not None:
+        for name in (FULL, NO_TRACE):
+            configs[f"{name} (before)"] = configs[name]
+            paths[f"{name} (before)"] = os.pathsep.join((str(before.resolve()), suite.env["PYTHONPATH"]))
     results: dict[str, list[dict[str, float]]] = {name: [] for name in configs}
     raw: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
     names = list(configs)
     for round_index in range(rounds):
         for offset in range(len(names)):
             name = names[(round_index + offset) % len(names)]
-            document = run_once(root, [*suite.args, *configs[name]], workdir / "samples.json", env, timeout_s)
+            document = run_once(
+                root,
+                [*suite.args, *configs[name]],
+                workdir / "samples.json",
+                {**env, "PYTHONPATH": paths[name]},
+                timeout_s,
+            )
             summary = summarize(document)
             results[name].append(summary)
             raw[name].append(
@@ -253,13 +277,18 @@ def run(tests: int, rounds: int, every: int, workdir: Path, timeout_s: float = 1
     return section
 
 
-def diagnose(tests: int, every: int, workdir: Path, image_trace: str) -> int:
+def diagnose(tests: int, every: int, workdir: Path, image_trace: str, where: str = "*pytest_glleak*") -> int:
     """Print where the plugin's own memory grows between test ``every`` and the last test (tracemalloc)."""
     root = workdir / "longrun-suite"
     suite = generate_gl_suite(root, tests=tests)
     (root / f"{SAMPLER}.py").write_text(_SAMPLER_SOURCE)
     out = workdir / "diagnose.json"
-    env = {**suite.env, "GLBENCH_LONGRUN_EVERY": str(every), "GLBENCH_LONGRUN_TRACE": "1"}
+    env = {
+        **suite.env,
+        "GLBENCH_LONGRUN_EVERY": str(every),
+        "GLBENCH_LONGRUN_TRACE": "1",
+        "GLBENCH_LONGRUN_FILTER": where,
+    }
     args = [
         *suite.args,
         "--glleak-mode=all",
@@ -269,7 +298,7 @@ def diagnose(tests: int, every: int, workdir: Path, image_trace: str) -> int:
     ]
     document = run_once(root, args, out, env, 3600.0)
     print(f"traced from test {every} to test {len(document['times'])}; exit {document['returncode']}")
-    print("growth by line (pytest_glleak files), bytes / blocks:")
+    print(f"growth by line (innermost frame in {where}), bytes / blocks:")
     for where, size, count in document.get("growth_by_line", []):
         print(f"  {size / 1024:9.1f} KiB {count:+7d}  {where}")
     print("largest growth by traceback:")
@@ -289,13 +318,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the section as JSON here")
     parser.add_argument("--diagnose", action="store_true", help="tracemalloc diff of pytest_glleak's memory")
     parser.add_argument("--image-trace", default="off", choices=("on", "off"), help="with --diagnose")
+    parser.add_argument("--where", default="*pytest_glleak*", help="with --diagnose: files to count (glob)")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="also run the pytest_glleak package found in this directory (e.g. a git archive of an older "
+        "commit), alternating: a before/after table",
+    )
     options = parser.parse_args(argv)
     tests = options.tests or (2000 if options.quick else 5000)
     with tempfile.TemporaryDirectory(prefix="glleak-longrun-") as directory:
         workdir = Path(directory)
         if options.diagnose:
-            return diagnose(tests, options.every, workdir, options.image_trace)
-        section = run(tests, options.rounds, options.every, workdir)
+            return diagnose(tests, options.every, workdir, options.image_trace, options.where)
+        section = run(tests, options.rounds, options.every, workdir, before=options.before)
     print(render_section(section))
     if options.json is not None:
         write_json(
