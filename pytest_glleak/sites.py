@@ -35,7 +35,7 @@ _frame_class: dict[str, int] = {}
 _interned: dict[tuple[int, ...], Site] = {}
 _by_id: dict[int, Site] = {}
 #: Distinct sites kept interned at most (a loop at one site still stores one tuple).
-INTERN_LIMIT = 4096
+INTERN_LIMIT = 1024
 EMPTY_SITE: Site = ()
 
 
