@@ -28,7 +28,7 @@ from pytest_glleak.errors import (
     TextRepr,
     plugin_error,
 )
-from pytest_glleak.findings import TestFindings
+from pytest_glleak.findings import TestFindings, share_clean_sections
 from pytest_glleak.frames import clear_frames
 from pytest_glleak.gl.provider import ContextProvider
 from pytest_glleak.heap import ImageTracker
@@ -404,7 +404,7 @@ class CheckRunner:
             return
         del item.stash[outcome_key]
         findings = outcome.findings
-        report.glleak = findings  # type: ignore[attr-defined]
+        report.glleak = share_clean_sections(findings)  # type: ignore[attr-defined]
         # This process's RSS after the test (one /proc/self/statm read): the HTML memory chart's line
         # per process (per xdist worker).
         report.glleak_rss = rss_bytes()  # type: ignore[attr-defined]
