@@ -34,6 +34,8 @@ _frame_class: dict[str, int] = {}
 # Keyed by (id(code), offset, ...): the interned site holds its code objects, so their ids stay valid.
 _interned: dict[tuple[int, ...], Site] = {}
 _by_id: dict[int, Site] = {}
+#: Distinct sites kept interned at most (a loop at one site still stores one tuple).
+INTERN_LIMIT = 1024
 EMPTY_SITE: Site = ()
 
 
@@ -104,6 +106,63 @@ def capture(depth: int, frame: FrameType | None = None, imports: bool = False) -
         return EMPTY_SITE
     if frame is None:
         frame = sys._getframe(1)
+    if imports:
+        return _capture_imports(depth, frame)
+    # The hot path (every recorded GL call): only the key (code ids and offsets) is built; the site's
+    # tuple of code objects is made once, on the first sight of a key.
+    key: list[int] = []
+    append = key.append
+    remaining = depth
+    classes = _frame_class
+    walked: FrameType | None = frame
+    while walked is not None:
+        code = walked.f_code
+        found = classes.get(code.co_filename)
+        if found is None:
+            found = _classify(code.co_filename)
+        if found == USER:
+            append(id(code))
+            append(walked.f_lasti)
+            remaining -= 1
+            if not remaining:
+                break
+        elif found == RUNNER:
+            break
+        walked = walked.f_back
+    identity = tuple(key)
+    site = _interned.get(identity)
+    if site is None:
+        site = _intern(identity, _collect(depth, frame))
+    return site
+
+
+def _collect(depth: int, frame: FrameType | None) -> list[object]:
+    """The user frames :func:`capture` keyed, as (code, offset) pairs: the same walk, kept objects."""
+    collected: list[object] = []
+    remaining = depth
+    while frame is not None:
+        found = classify(frame.f_code.co_filename)
+        if found == USER:
+            collected.append(frame.f_code)
+            collected.append(frame.f_lasti)
+            remaining -= 1
+            if not remaining:
+                break
+        elif found == RUNNER:
+            break
+        frame = frame.f_back
+    return collected
+
+
+def _intern(identity: tuple[int, ...], collected: list[object]) -> Site:
+    if len(_interned) >= INTERN_LIMIT:
+        _forget_interned()
+    site = _interned[identity] = tuple(collected)
+    _by_id[id(site)] = site
+    return site
+
+
+def _capture_imports(depth: int, frame: FrameType | None) -> Site:
     identity: list[int] = []
     collected: list[object] = []
     remaining = depth
@@ -122,9 +181,7 @@ def capture(depth: int, frame: FrameType | None = None, imports: bool = False) -
                 collected.append(code)
                 collected.append(offset)
                 remaining -= 1
-            if not (remaining or imports):
-                break
-        elif imports and (found == IMPORTER or code.co_name == "exec_module"):
+        elif found == IMPORTER or code.co_name == "exec_module":
             below_import = True
             break
         elif found == RUNNER:
@@ -137,9 +194,16 @@ def capture(depth: int, frame: FrameType | None = None, imports: bool = False) -
     key = tuple(identity)
     site = _interned.get(key)
     if site is None:
-        site = _interned[key] = tuple(collected)
-        _by_id[id(site)] = site
+        site = _intern(key, collected)
     return site
+
+
+def _forget_interned() -> None:
+    # Every test of a long run creates at sites of its own: the tables start afresh rather than keep
+    # them all. Sites still referenced stay valid; they are only formatted without the cache.
+    _interned.clear()
+    _by_id.clear()
+    _formatted.clear()
 
 
 def made_at_import(site: Site) -> bool:

@@ -20,8 +20,10 @@ recorded) does the tracker walk the heap for arrays whose data address is one we
 
 Threads: the handler is a context variable. Code that runs in the test's context (the test thread,
 asyncio tasks, ``contextvars.copy_context().run``) allocates under it, from any thread (the thunks take
-the GIL). A plain ``threading.Thread`` starts with a fresh context on CPython < 3.14 and allocates under
-NumPy's default handler: not seen (tracemalloc saw those).
+the GIL). A plain ``threading.Thread`` starts with a fresh context on CPython < 3.14, so while a window is
+open a ``threading.setprofile`` function (the public hook that runs in each new thread before its
+``run()``) installs our handler in the new thread's context too, then hands the thread the profile
+function that was set before (usually none). Threads started before the window (pools) keep theirs.
 """
 
 from __future__ import annotations
@@ -216,6 +218,8 @@ class DataWindow:
         self.held_at_open = 0
         self._phase = phase
         self._depth = depth
+        self._thread_start = self._install_in_new_thread  # one bound method: compared at close
+        self._thread_profile: Any = None
 
     def record(self, address: int, size: int) -> None:
         self.allocations[address] = (
@@ -236,6 +240,15 @@ class DataWindow:
         entry.window = self
         self.previous = api.set_handler(entry.capsule)
         self.held_at_open = entry.held()  # the context variable's own reference included
+        self._thread_profile = threading.getprofile()
+        threading.setprofile(self._thread_start)
+
+    def _install_in_new_thread(self, frame: Any, event: str, arg: Any) -> None:
+        """First profile event of a thread started during the window: our handler in its context."""
+        sys.setprofile(self._thread_profile)
+        entry, api = self.entry, _api
+        if entry is not None and entry.window is self and api is not None:
+            api.set_handler(entry.capsule)
 
     def close(self) -> None:
         """Stop recording; give the context its handler back if ours is still the one there."""
@@ -244,6 +257,9 @@ class DataWindow:
             return
         entry.window = None
         self.allocations = {}
+        if threading.getprofile() is self._thread_start:
+            threading.setprofile(self._thread_profile)
+        self._thread_profile = None
         api = _api
         if api is not None and self.previous is not None and api.get_handler() is entry.capsule:
             api.set_handler(self.previous)

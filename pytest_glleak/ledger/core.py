@@ -51,7 +51,7 @@ from pytest_glleak.ledger.records import (
     SLOT_SHIFT,
     LiveObject,
 )
-from pytest_glleak.sites import capture
+from pytest_glleak.sites import EMPTY_SITE, capture
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -106,6 +106,7 @@ class Ledger:
         self._interceptor: Interceptor | None = None
         self._current_given = current_context is not None
         self._current: Callable[[], Any] = current_context or _no_context
+        self._recorders: dict[tuple[str, int], Callable[..., None]] = {}
 
     # --- install ------------------------------------------------------------------------------
     @property
@@ -133,6 +134,7 @@ class Ledger:
             # PyOpenGL's own where it returns a pointer (EGL through the plugin's loader where it does
             # not), re-bound so that the call keeps the GIL.
             self._current = current_context_function(_current_context_function(platform.PLATFORM))
+            self._recorders.clear()  # they hold the function that reads the current context
         self._interceptor = Interceptor(self._handlers())
         self._interceptor.install()
         self._glfw.install()
@@ -342,6 +344,66 @@ class Ledger:
         if added:
             self._created[kind] += added
             self._seq = seq
+        return record
+
+    def recorder(self, kind: str, state: int) -> Callable[..., None]:
+        """The recording function of one (kind, state): ``record(names)`` adds the names as objects made
+        in the current context, by the calling code (its creation site), the test running now.
+        ``record(names, up)``: the site's walk starts ``up`` frames above ``record`` (default 3: the
+        caller of the hooked GL function, above the handler and the hook).
+
+        Built once per handler and cached: everything that is fixed for the kind (namespace bits, shared
+        or per-context, the created counter's key) is bound in the closure, so a call does only what
+        depends on the call (current context, site, thread, the records).
+        """
+        cache_key = (kind, state)
+        found = self._recorders.get(cache_key)
+        if found is not None:
+            return found
+        shared = kind in SHARED
+        namespace_bits = NAMESPACE_BITS[kind]
+        contexts = self._contexts
+        register = self._register
+        live = self._live
+        created = self._created
+        next_seq = self._next_seq
+        current = self._current
+        getframe = sys._getframe
+        get_ident = _get_ident
+        ledger = self
+
+        def record(names: Iterable[int], up: int = 3) -> None:
+            handle = current() or 0
+            entry = contexts.get(handle) or register(handle, None)
+            if shared:
+                context = entry.group
+                base = namespace_bits | (entry.group_slot << SLOT_SHIFT)
+            else:
+                context = handle
+                base = namespace_bits | (entry.own_slot << SLOT_SHIFT)
+            depth = ledger.stack_depth
+            site = capture(depth, getframe(up)) if depth > 0 else EMPTY_SITE
+            thread = get_ident()
+            if thread == ledger.test_thread:
+                test, phase, owner = ledger.test, ledger.phase, ledger.owner
+            else:
+                owner, test = ledger._thread_owner()
+                phase = "thread"
+            added = 0
+            seq = 0
+            for name in names:
+                if name:
+                    key = base | (name & NAME_MASK)
+                    if key in live:  # a name the ledger thought alive came back: the old object is gone
+                        del live[key]
+                    seq = next_seq()
+                    live[key] = LiveObject(key, kind, context, seq, test, phase, owner, site, state, thread)
+                    added += 1
+            if added:
+                created[kind] += added
+                ledger._seq = seq
+
+        self._recorders[cache_key] = record
         return record
 
     def _key(self, kind: str, name: int, entry: ContextEntry) -> int:

@@ -53,20 +53,20 @@ def build_handlers(ledger: Ledger) -> dict[str, Handler]:
 def create_handler(
     ledger: Ledger, function_name: str, kind: str, shape: str, count_index: int, names_index: int
 ) -> Handler:
-    add = ledger._add
     if shape == "array":
         return create_array_handler(ledger, function_name, kind, count_index, names_index)
+    record = ledger.recorder(kind, LIVE)
     if shape == "range":
 
         def on_create_range(args: tuple[Any, ...], result: Any) -> None:
             base = as_name(result)
             if base:
-                add(kind, range(base, base + as_count(args[count_index])), LIVE)
+                record(range(base, base + as_count(args[count_index])))
 
         return on_create_range
 
     def on_create_return(args: tuple[Any, ...], result: Any) -> None:
-        add(kind, (as_pointer(result) if kind == "sync" else as_name(result),), LIVE)
+        record((as_pointer(result) if kind == "sync" else as_name(result),))
 
     return on_create_return
 
@@ -75,19 +75,23 @@ def create_array_handler(
     ledger: Ledger, function_name: str, kind: str, count_index: int, names_index: int
 ) -> Handler:
     """glGen*/glCreate*, the hottest handler: the names are read without the generic normaliser for the
-    shape PyOpenGL passes (a NumPy array and an int count), then recorded by :meth:`Ledger._add`."""
+    shape PyOpenGL passes (a NumPy array and an int count; one name read as a scalar), then recorded by
+    the ledger's recorder of the kind."""
     state = RESERVED if function_name.startswith("glGen") and kind in RESERVABLE else LIVE
-    add = ledger._add
+    record = ledger.recorder(kind, state)
     ndarray = _ndarray
 
     def on_create_array(args: tuple[Any, ...], result: Any) -> None:
         value = args[names_index]
         count = args[count_index]
         if type(value) is ndarray and type(count) is int:
+            if count == 1 and value.size:
+                record((value.item(0),))
+                return
             names: list[int] = value.ravel().tolist()[:count] if count >= 0 else []
         else:
             names = as_names(value, as_count(count))
-        add(kind, names, state)
+        record(names)
 
     return on_create_array
 

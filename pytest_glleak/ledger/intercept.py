@@ -15,28 +15,34 @@ Modules imported after install: raw modules create their functions through ``Ope
 .createFunction``, looked up on the module at call time, so wrapping that one function hooks every later
 import (an ``OpenGL.GL.EXT`` module imported mid-test included) with no rescans and no import hooks.
 
-Nested wrappers call one another (``alternate()`` objects, the Cython wrappers), so a guard makes one
-user call produce one record: while a hooked call is running, hooked calls below it pass straight through.
+One user call produces one record: GL calls a handler makes, and the second call an unresolved function
+makes of itself once loaded, run with their thread suspended, and calls in a suspended thread pass straight
+through. The hot path pays for this only with a test of an (almost always empty) dict: the thread's
+identity is asked only while some thread is suspended or inside a handler.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 #: A recording function: ``handler(args, result)``, run after the GL call returned.
 Handler = Callable[[tuple[Any, ...], Any], None]
+
+# The base class of every ctypes foreign function (not exported under a public name).
+_CFunction: type = ctypes.CFUNCTYPE(None).__mro__[1]
 
 #: The prefix of PyOpenGL's raw modules: only their objects are hooked.
 RAW_PREFIXES = ("OpenGL.raw.GL.", "OpenGL.raw.EGL.", "OpenGL.raw.GLX.")
 
 
 class Guard(threading.local):
-    """Re-entrancy and suspension depth shared by every hook of one interceptor, per thread (a GL call
-    in another thread while one thread is inside a hooked call is still recorded)."""
+    """Suspension depth of one interceptor, per thread, as the bindings' trampolines (moderngl, pyglet)
+    read it; the PyOpenGL hooks read the interceptor's own table of suspended threads."""
 
     depth = 0
 
@@ -67,7 +73,10 @@ class Interceptor:
 
     def __init__(self, handlers: Mapping[str, Handler]) -> None:
         self.handlers = dict(handlers)
+        #: Suspension depth per thread, as the bindings' trampolines read it (``guard.depth``).
         self.guard = Guard()
+        # The same, as {thread ident: depth}: the hooks' hot path tests the (mostly empty) dict first.
+        self._suspended: dict[int, int] = {}
         #: The first exceptions raised inside handlers (at most 100 kept); :attr:`error_count` counts all.
         self.errors: list[BaseException] = []
         self.error_count = 0
@@ -140,14 +149,23 @@ class Interceptor:
 
     @contextmanager
     def suspended(self) -> Iterator[None]:
-        """Calls made inside are not recorded (the plugin's own cleanup and glIs* probes)."""
+        """Calls made inside, in this thread, are not recorded (the plugin's own cleanup and glIs*
+        probes, the nested call of a function's first load)."""
         guard = self.guard
         saved = guard.depth
         guard.depth = saved + 1
+        table = self._suspended
+        ident = threading.get_ident()
+        table[ident] = table.get(ident, 0) + 1
         try:
             yield
         finally:
             guard.depth = saved
+            depth = table.get(ident, 1) - 1
+            if depth > 0:
+                table[ident] = depth
+            else:
+                table.pop(ident, None)
 
     def hooked(self) -> list[Any]:
         """The raw function objects hooked so far."""
@@ -167,7 +185,6 @@ class Interceptor:
         if cls in self._hooks or cls is null_base:
             return
         record = _Hook(raw)
-        guard = self.guard
         errors = self.errors
         base_load = next(base.__dict__["load"] for base in cls.__mro__ if "load" in base.__dict__)
         base_call = next(base.__dict__["__call__"] for base in cls.__mro__[1:] if "__call__" in base.__dict__)
@@ -178,21 +195,42 @@ class Interceptor:
         target: Callable[..., Any] = real if real is not None else functools.partial(base_call, raw)
         arg_names: tuple[str, ...] = tuple(getattr(raw, "argNames", ()) or ())
 
+        suspended_threads = self._suspended
+        get_ident = threading.get_ident
+        if real is None:
+            # The first call loads the function and calls again (the hook, now on top of the resolved
+            # function): that inner call is this thread's, suspended, so one user call is one record.
+            def first_call(*args: Any, **kwargs: Any) -> Any:
+                with self_hook.suspended():
+                    return unresolved(*args, **kwargs)
+
+            unresolved = target
+            target = first_call
+        else:
+            target = _direct(real)
+
         def hooked_call(*args: Any, **kwargs: Any) -> Any:
-            if guard.depth:
+            # The hot path: no thread-local read unless some thread is suspended, no keyword dict passed
+            # on when there are no keywords, the C function called without its method-wrapper.
+            if suspended_threads and get_ident() in suspended_threads:
                 return target(*args, **kwargs)
-            guard.depth = 1
-            try:
+            if kwargs:
                 result = target(*args, **kwargs)
-                try:
-                    handler(_merge(args, kwargs, arg_names) if kwargs else args, result)
-                except Exception as exc:  # a ledger bug must never break the user's GL call
-                    self_hook.error_count += 1
-                    if len(errors) < 100:
-                        errors.append(exc)
-                return result
+                args = _merge(args, kwargs, arg_names)
+            else:
+                result = target(*args)
+            # GL calls the handler makes (in this thread) are not recorded: the thread is suspended.
+            ident = get_ident()
+            suspended_threads[ident] = 1
+            try:
+                handler(args, result)
+            except Exception as exc:  # a ledger bug must never break the user's GL call
+                self_hook.error_count += 1
+                if len(errors) < 100:
+                    errors.append(exc)
             finally:
-                guard.depth = 0
+                del suspended_threads[ident]
+            return result
 
         hook_descriptor = staticmethod(hooked_call)
 
@@ -203,7 +241,7 @@ class Interceptor:
                 current = cls.__dict__.get("__call__")
                 if current is not hook_descriptor:
                     real = current.__func__ if isinstance(current, staticmethod) else func.__call__
-                    target = real
+                    target = _direct(real)
                     if self_hook.installed:
                         type.__setattr__(cls, "__call__", hook_descriptor)
             return func
@@ -214,6 +252,15 @@ class Interceptor:
         type.__setattr__(cls, "load", load)
         type.__setattr__(cls, "__call__", hook_descriptor)
         self._hooks[cls] = record
+
+
+def _direct(call: Callable[..., Any]) -> Callable[..., Any]:
+    """The ctypes function itself for its bound ``__call__`` (PyOpenGL installs ``func.__call__``):
+    calling it directly skips the method-wrapper's extra call."""
+    owner = getattr(call, "__self__", None)
+    if owner is not None and type(call).__name__ == "method-wrapper" and isinstance(owner, _CFunction):
+        return cast("Callable[..., Any]", owner)
+    return call
 
 
 def _merge(args: tuple[Any, ...], kwargs: dict[str, Any], arg_names: tuple[str, ...]) -> tuple[Any, ...]:

@@ -40,6 +40,9 @@ SCRIPT = textwrap.dedent(
     facts["accelerate"] = bool(acceleratesupport.ACCELERATE_AVAILABLE)
     facts["ext_module_loaded_before"] = "OpenGL.raw.GL.EXT.framebuffer_object" in sys.modules
     facts["sampler_unloaded_before"] = "__call__" not in type(raw33.glGenSamplers).__dict__
+    import OpenGL.raw.GL.VERSION.GL_4_5 as raw45
+    # Resolved by its first call, made while hooked: that call loads it and calls itself again.
+    facts["create_textures_unloaded_before"] = "__call__" not in type(raw45.glCreateTextures).__dict__
     watched = [type(raw33.glGenSamplers), type(early_gen)]
     before = [(("__call__" in cls.__dict__), ("load" in cls.__dict__)) for cls in watched]
     original_create = OpenGL.platform.createFunction
@@ -262,6 +265,12 @@ def test_lazy_loaded_function_stays_hooked(facts: dict[str, Any]) -> None:
     assert facts["sampler_bool"] is True
     assert facts["sampler_hooked_after_load"] is True
     assert facts["sampler_counts"]["created"] == {"sampler": 2}
+
+
+def test_first_call_of_unresolved_function_recorded_once(facts: dict[str, Any]) -> None:
+    # glCreateTextures was unresolved until the hooked call below loaded it: one call, three names.
+    assert facts["create_textures_unloaded_before"] is True
+    assert facts["shapes"]["glcreate_caller_array"]["created"] == {"texture": 3}
 
 
 def test_reentrant_calls_are_not_recorded(facts: dict[str, Any]) -> None:

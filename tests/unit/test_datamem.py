@@ -224,6 +224,28 @@ def test_allocations_from_threads_in_the_tests_context_are_seen(tracker: ImageTr
     assert [item["shape"] for item in leaked] == [[200, 200]]
 
 
+def test_allocations_from_plain_threads_the_test_starts_are_seen(tracker: ImageTracker) -> None:
+    def body() -> None:
+        worker = threading.Thread(target=lambda: KEPT.append(np.ones((300, 300))))
+        worker.start()
+        worker.join()
+
+    previous = threading.getprofile()
+    leaked = run_test(tracker, body)
+
+    assert [item["shape"] for item in leaked] == [[300, 300]]
+    assert threading.getprofile() is previous  # the thread hook is gone with the window
+
+
+def test_a_plain_thread_that_drops_its_arrays_is_clean(tracker: ImageTracker) -> None:
+    def body() -> None:
+        worker = threading.Thread(target=lambda: (np.ones((300, 300)) * 2).sum())
+        worker.start()
+        worker.join()
+
+    assert run_test(tracker, body) == []
+
+
 def test_many_threads_allocating_during_a_window_are_safe(tracker: ImageTracker) -> None:
     stop = threading.Event()
     errors: list[BaseException] = []
