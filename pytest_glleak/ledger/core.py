@@ -23,13 +23,13 @@ import itertools
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from pytest_glleak import sites
 from pytest_glleak.ledger import confirm as confirming
-from pytest_glleak.ledger import registry, sweep
+from pytest_glleak.ledger import registry
 from pytest_glleak.ledger.contexts import ContextEntry, ContextRegistry, LedgerContexts
 from pytest_glleak.ledger.gl_functions import current_context_function, is_function
 from pytest_glleak.ledger.glfw_hooks import GlfwHooks
@@ -51,6 +51,7 @@ from pytest_glleak.ledger.records import (
     SLOT_SHIFT,
     LiveObject,
 )
+from pytest_glleak.ledger.sweep import LedgerSweeps
 from pytest_glleak.ledger.threads import ThreadOwners
 from pytest_glleak.sites import EMPTY_SITE, capture
 
@@ -62,12 +63,13 @@ if TYPE_CHECKING:
 __all__ = ["Ledger", "Mark"]
 
 
-class Ledger(LedgerContexts, ThreadOwners, LedgerQueries):
+class Ledger(LedgerContexts, ThreadOwners, LedgerQueries, LedgerSweeps):
     """Records GL objects created and deleted through PyOpenGL, per context / share group.
 
     Its context API (:class:`~pytest_glleak.ledger.contexts.LedgerContexts`), thread ownership
-    (:class:`~pytest_glleak.ledger.threads.ThreadOwners`) and queries
-    (:class:`~pytest_glleak.ledger.queries.LedgerQueries`) live in their own modules; recording (the hot
+    (:class:`~pytest_glleak.ledger.threads.ThreadOwners`), queries
+    (:class:`~pytest_glleak.ledger.queries.LedgerQueries`) and driver sweeps
+    (:class:`~pytest_glleak.ledger.sweep.LedgerSweeps`) live in their own modules; recording (the hot
     path) and install/uninstall are here.
 
     ``stack_depth`` is the number of user-code frames kept per creation site (0: none).
@@ -386,51 +388,6 @@ class Ledger(LedgerContexts, ThreadOwners, LedgerQueries):
             }
             for record in objects
         ]
-
-    # --- driver sweep -------------------------------------------------------------------------
-    def driver_sweep(
-        self, kinds: Iterable[str] | None = None, margin: int = 64
-    ) -> frozenset[tuple[str, int]]:
-        """Names the driver reports alive in the current context that the ledger does not know.
-
-        Probes glIs* on 1 .. (highest name the ledger saw for the kind + ``margin``). Take one sweep at
-        test start and pass it to :meth:`outside_since` at the end: objects created by C extensions
-        (moderngl, Qt) or plain ctypes, which no PyOpenGL hook sees.
-        """
-        return sweep.driver_sweep(self, kinds, margin)
-
-    def outside_since(
-        self, before: frozenset[tuple[str, int]], kinds: Iterable[str] | None = None
-    ) -> list[LiveObject]:
-        """Objects the driver knows now but neither the ledger nor the sweep ``before`` did."""
-        return sweep.outside_since(self, before, kinds)
-
-    def sweep_contexts(
-        self, handles: Sequence[int], kinds: Iterable[str] | None = None, margin: int = 64
-    ) -> sweep.Snapshot:
-        """:meth:`driver_sweep` in each known context of ``handles`` that can be made current (a context
-        the ledger saw created through EGL is made current without surfaces); the binding current before
-        is restored after. Contexts that cannot be made current (destroyed, current in another thread)
-        are left out."""
-        return sweep.sweep_contexts(self, handles, kinds, margin)
-
-    def outside_in(
-        self,
-        handles: Sequence[int],
-        before: sweep.Snapshot,
-        phase_ends: Sequence[tuple[str, sweep.Snapshot]] = (),
-        last_phase: str = "",
-        kinds: Iterable[str] | None = None,
-    ) -> list[LiveObject]:
-        """Objects the driver knows now in the contexts of ``handles`` that neither the ledger nor the
-        sweeps ``before`` knew, with the phase the sweeps ``phase_ends`` tell and the bytes the driver
-        reports (see :func:`~pytest_glleak.ledger.sweep.outside_in`)."""
-        return sweep.outside_in(self, handles, before, phase_ends, last_phase, kinds)
-
-    def probe_unhooked(self, handles: Sequence[int], window: int = 4) -> frozenset[tuple[str, int]]:
-        """A few glIs* queries for objects no hook recorded (see
-        :func:`~pytest_glleak.ledger.sweep.probe_unhooked`): far cheaper than a sweep."""
-        return sweep.probe_unhooked(self, handles, window)
 
 
 _get_ident = threading.get_ident
