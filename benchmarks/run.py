@@ -7,6 +7,10 @@
   plugin disabled / markers only / mode=all / mode=all + report + JSON / pytest-memray; ``-n 2`` vs ``-n 0``.
 - ledger (``bench_ledger.py``) and images (``bench_images.py``), when present: run as subprocesses with
   ``--json PATH`` (and ``--quick`` if they accept it); their JSON is merged under their name.
+- longrun (``bench_longrun.py``), optional (``--longrun`` or ``--only longrun``; 5,000 tests per
+  configuration, several minutes on two cores): per-test overhead in the first vs the last 1,000 tests and
+  memory growth per 1,000 clean tests, plugin disabled vs mode=all + report + JSON (with and without
+  ``--glleak-image-trace=off``).
 
 Progress goes to stderr; stdout is the markdown, ready to paste into the README. ``--quick`` is a smoke run
 of about two minutes; the full run takes under ten minutes on two cores.
@@ -45,7 +49,9 @@ from harness import (
 DEFAULT_JSON = BENCHMARKS_DIR / "results" / "latest.json"
 #: Benchmarks other modules own: name -> script. Each takes ``--json PATH``; missing ones are skipped.
 EXTERNAL = {"ledger": "bench_ledger.py", "images": "bench_images.py", "growth": "bench_growth.py"}
-SECTIONS = ("context", "suites", *EXTERNAL)
+#: Long benchmarks run only when asked for (``--longrun`` or ``--only NAME``): name -> (script, timeout s).
+OPTIONAL = {"longrun": ("bench_longrun.py", 1800.0)}
+SECTIONS = ("context", "suites", *EXTERNAL, *OPTIONAL)
 
 
 def _scalar(value: Any) -> bool:
@@ -104,7 +110,7 @@ def external_section(name: str, document: Any) -> Section:
     return section
 
 
-def run_external(name: str, script: Path, quick: bool, workdir: Path) -> Section:
+def run_external(name: str, script: Path, quick: bool, workdir: Path, timeout_s: float = 480.0) -> Section:
     """Run another owner's benchmark script and turn its JSON into a section; failures become notes."""
     json_path = workdir / f"{name}.json"
     command = [sys.executable, str(script), "--json", str(json_path)]
@@ -115,14 +121,14 @@ def run_external(name: str, script: Path, quick: bool, workdir: Path) -> Section
         log(f"{name}: {' '.join(attempt[1:])}")
         try:
             completed = subprocess.run(
-                attempt, cwd=REPO_ROOT, env=clean_env(), capture_output=True, text=True, timeout=480
+                attempt, cwd=REPO_ROOT, env=clean_env(), capture_output=True, text=True, timeout=timeout_s
             )
         except subprocess.TimeoutExpired:
             return Section(
                 name,
                 f"{name} (bench_{name}.py)",
                 ["Name", "Value"],
-                notes=[f"bench_{name}.py timed out after 480 s"],
+                notes=[f"bench_{name}.py timed out after {timeout_s:.0f} s"],
             )
         if not (completed.returncode == 2 and "unrecognized arguments" in completed.stderr):
             break
@@ -178,8 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=None, help="rounds of each whole-pytest comparison")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=None, help="run only these sections")
     parser.add_argument("--no-example", action="store_true", help="skip the example_project suite")
+    parser.add_argument(
+        "--longrun", action="store_true", help="also run the long-run benchmark (bench_longrun.py, minutes)"
+    )
     options = parser.parse_args(argv)
-    chosen = set(options.only or SECTIONS)
+    chosen = set(options.only or [name for name in SECTIONS if name not in OPTIONAL])
+    if options.longrun:
+        chosen.add("longrun")
 
     start = time.perf_counter()
     created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -209,9 +220,18 @@ def main(argv: list[str] | None = None) -> int:
                 sections.append(run_external(name, script, options.quick, workdir))
             else:
                 log(f"{script_name} not present: skipped")
+        for name, (script_name, timeout_s) in OPTIONAL.items():
+            if name in chosen:
+                sections.append(
+                    run_external(name, BENCHMARKS_DIR / script_name, options.quick, workdir, timeout_s)
+                )
     duration = time.perf_counter() - start
     machine["load_average_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    command = "python benchmarks/run.py" + (" --quick" if options.quick else "")
+    command = (
+        "python benchmarks/run.py"
+        + (" --quick" if options.quick else "")
+        + (" --longrun" if options.longrun else "")
+    )
     document: dict[str, Any] = {
         "schema": 1,
         "created": created,

@@ -7,7 +7,7 @@ JSON, HTML and the baseline read only these shapes, never live objects.
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 from pytest_glleak.ledger.registry import KINDS
 
@@ -169,3 +169,41 @@ class TestFindings(TypedDict, total=False):
     # a notice on marked tests without --glleak-driver-sweep, never a failure by itself.
     gl_unhooked: dict[str, int]
     message: str  # the one-line summary used in the short test summary
+
+
+# --- compact storage of clean results ---------------------------------------------------------------
+#: Shared copies of leak-free sections, by content. Reports keep every test's findings until the run
+#: ends (pytest's terminal reporter, the JSON report's run): on a long clean run most of them are equal,
+#: so equal ones are stored once. Bounded: a suite with more distinct contents only shares less.
+_SHARED_LIMIT = 4096
+_shared: dict[tuple[object, ...], object] = {}
+
+
+def _share(key: tuple[object, ...], value: object) -> Any:
+    shared = _shared.get(key)
+    if shared is None:
+        if len(_shared) >= _SHARED_LIMIT:
+            _shared.clear()
+        shared = _shared[key] = value
+    return shared
+
+
+def share_clean_sections(findings: TestFindings) -> TestFindings:
+    """Replace, in place, ``checks`` and the leak-free ``gl`` / ``images`` sections of ``findings`` with
+    equal objects shared by every test that found the same; returns ``findings``.
+
+    Nothing changes in what the findings say, and nothing downstream mutates a section once the verdict
+    is made (reports only read them). Sections with leaks are each test's own and are left alone.
+    """
+    checks = findings.get("checks")
+    if checks is not None:
+        findings["checks"] = _share(("checks", *checks), checks)
+    gl_section = findings.get("gl")
+    if gl_section is not None and not gl_section.get("leaked") and len(gl_section) == 3:
+        created, deleted = gl_section["created"], gl_section["deleted"]
+        key = ("gl", *created.items(), None, *deleted.items())
+        findings["gl"] = _share(key, gl_section)
+    images_section = findings.get("images")
+    if images_section is not None and not images_section.get("leaked") and len(images_section) == 1:
+        findings["images"] = _share(("images",), images_section)
+    return findings

@@ -27,7 +27,7 @@ from pytest_glleak.errors import (
     TextRepr,
     plugin_error,
 )
-from pytest_glleak.findings import MemorySection, TestFindings
+from pytest_glleak.findings import MemorySection, TestFindings, share_clean_sections
 from pytest_glleak.gl import ContextUnavailable
 from pytest_glleak.gl.provider import ContextProvider
 from pytest_glleak.heap import ImageTracker, MemoryBaseline, format_growth_table, steady_state_verdict
@@ -717,7 +717,7 @@ class CheckRunner:
             return
         del item.stash[outcome_key]
         findings = outcome.findings
-        report.glleak = findings  # type: ignore[attr-defined]
+        report.glleak = share_clean_sections(findings)  # type: ignore[attr-defined]
         # This process's RSS after the test (one /proc/self/statm read): the HTML memory chart's line
         # per process (per xdist worker).
         report.glleak_rss = rss_bytes()  # type: ignore[attr-defined]

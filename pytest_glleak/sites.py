@@ -34,6 +34,8 @@ _frame_class: dict[str, int] = {}
 # Keyed by (id(code), offset, ...): the interned site holds its code objects, so their ids stay valid.
 _interned: dict[tuple[int, ...], Site] = {}
 _by_id: dict[int, Site] = {}
+#: Distinct sites kept interned at most (a loop at one site still stores one tuple).
+INTERN_LIMIT = 1024
 EMPTY_SITE: Site = ()
 
 
@@ -153,6 +155,8 @@ def _collect(depth: int, frame: FrameType | None) -> list[object]:
 
 
 def _intern(identity: tuple[int, ...], collected: list[object]) -> Site:
+    if len(_interned) >= INTERN_LIMIT:
+        _forget_interned()
     site = _interned[identity] = tuple(collected)
     _by_id[id(site)] = site
     return site
@@ -192,6 +196,14 @@ def _capture_imports(depth: int, frame: FrameType | None) -> Site:
     if site is None:
         site = _intern(key, collected)
     return site
+
+
+def _forget_interned() -> None:
+    # Every test of a long run creates at sites of its own: the tables start afresh rather than keep
+    # them all. Sites still referenced stay valid; they are only formatted without the cache.
+    _interned.clear()
+    _by_id.clear()
+    _formatted.clear()
 
 
 def made_at_import(site: Site) -> bool:

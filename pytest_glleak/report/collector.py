@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_glleak.errors import InternalErrors
-from pytest_glleak.findings import LeakedImage, TestFindings
+from pytest_glleak.findings import LeakedImage, TestFindings, share_clean_sections
 from pytest_glleak.gl.provider import ContextProvider
 from pytest_glleak.options import Settings
 from pytest_glleak.report import baseline as baseline_module
@@ -145,6 +145,7 @@ class ReportCollector:
             self._add_fixture(fixture, _worker(report))
         if findings is None:
             return
+        share_clean_sections(findings)  # under xdist each report arrives with its own copies
         # A teardown error that is only the leaks of fixtures finalized there is not the test's own.
         fixture_only = bool(getattr(report, "glleak_fixture_failed", False))
         failed_by_check = bool(getattr(report, "glleak_failed", False)) and not fixture_only
@@ -405,6 +406,8 @@ class CIOutputs:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # The line of the test function, for growth annotations (location is 0-based; may be absent).
+        if not (self.github or self.settings.codequality):
+            return  # only those outputs use them: a long run keeps nothing per test for nothing
         if report.when == "setup" and report.location[1] is not None:
             self._test_lines[report.nodeid] = int(report.location[1]) + 1
 

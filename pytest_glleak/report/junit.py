@@ -17,6 +17,22 @@ _JUNIT_MEMORY_NAMES = {
 }
 
 
+#: Shared property tuples, by content: every test's reports keep theirs until the run ends, and on a long
+#: clean run they are nearly all equal. Bounded; sharing immutable tuples changes nothing they say.
+_SHARED_LIMIT = 4096
+_shared: dict[tuple[str, str | int | float], tuple[str, str | int | float]] = {}
+
+
+def _shared_property(name: str, value: str | int | float) -> tuple[str, str | int | float]:
+    key = (name, value)
+    shared = _shared.get(key)
+    if shared is None or type(shared[1]) is not type(value):
+        if len(_shared) >= _SHARED_LIMIT:
+            _shared.clear()
+        shared = _shared[key] = key
+    return shared
+
+
 def junit_properties(findings: TestFindings) -> list[tuple[str, str | int | float]]:
     """The per-test figures for ``report.user_properties`` (JUnit ``<property>`` elements).
 
@@ -53,4 +69,4 @@ def junit_properties(findings: TestFindings) -> list[tuple[str, str | int | floa
             properties.append(("glleak_growth_limit", int(memory["limit"])))
     if findings.get("known"):
         properties.append(("glleak_known", len(findings["known"])))
-    return properties
+    return [_shared_property(name, value) for name, value in properties]

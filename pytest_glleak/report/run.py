@@ -92,7 +92,7 @@ def utc_now() -> str:
 
 
 # --- the run --------------------------------------------------------------------------------------
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class RunRecord:
     """One test of the run: its findings, its outcome, and the process RSS after it (when sampled)."""
 
