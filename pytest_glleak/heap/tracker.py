@@ -2,7 +2,9 @@
 
 No pytest imports: the plugin glue calls :class:`ImageTracker` around each checked test. How each kind
 of buffer is seen is told in :mod:`pytest_glleak.heap`; the hooks themselves are in
-:mod:`pytest_glleak.heap.pillow`.
+:mod:`pytest_glleak.heap.pillow`. Once something is still alive, what it is and what holds it is found
+by :mod:`pytest_glleak.heap.suspects`; a wider-scoped fixture's leftovers by
+:mod:`pytest_glleak.heap.fixtures`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from pytest_glleak import sites
 from pytest_glleak.findings import LeakedImage
 from pytest_glleak.heap import datamem, rawbytes
 from pytest_glleak.heap.datamem import DataWindow
-from pytest_glleak.heap.holders import ReferrerScans, Suspect, describe_holder, describe_referrers
+from pytest_glleak.heap.fixtures import fixture_leaks
+from pytest_glleak.heap.holders import ReferrerScans, Suspect
 from pytest_glleak.heap.pillow import install_hooks, uninstall_hooks
 from pytest_glleak.heap.pixels import CORE_TYPE, arena_blocks, core_of, image_bytes, pillow_blocks_in_use
 from pytest_glleak.heap.precise import (
@@ -29,17 +32,15 @@ from pytest_glleak.heap.precise import (
     NUMPY_DOMAIN,
     TRACE_FRAMES,
     TraceKey,
-    claim_trace,
     fixture_growth,
     large_traces,
     tobytes_lines,
-    traceback_frames,
     traced_at_import,
 )
 from pytest_glleak.heap.rawbytes import BytesWindow
 from pytest_glleak.heap.records import KeyedRef, TrackedBuffer
-from pytest_glleak.heap.unseen import scan_unseen
-from pytest_glleak.sites import capture, format_site
+from pytest_glleak.heap.suspects import backing_bytes, describe_holders, live_cores, suspects_of
+from pytest_glleak.sites import capture
 
 #: Frames captured per image creation site at the least, whatever the stack depth. Reports keep
 #: ``stack_depth`` of them; the walk goes on to the test runner to see whether an import made the image.
@@ -93,7 +94,6 @@ class ImageTracker:
         self._drop = self._on_dead
         self._active: TrackingToken | None = None
         self._tobytes_lines: frozenset[tuple[str, int]] = frozenset()
-        self._scans = ReferrerScans(0)
         #: The thread tests run in, and who started the calling (other) thread: a ledger owner such as
         #: ``fixture:module:atlas#3`` (wired by the runner). Images other threads make while a fixture
         #: that started them is alive are that fixture's.
@@ -265,15 +265,12 @@ class ImageTracker:
         token = TrackingToken("", mark, self._created, pillow_blocks_in_use(), min_bytes, False)
         if not self._leaked_records(token):
             return []
-        scans, self._scans = self._scans, ReferrerScans()
-        try:
-            suspects = self._collect_suspects(token)
-            self._describe_holders(suspects)
-            findings = [suspect.finding for suspect in suspects if suspect.kind != "pillow_blocks"]
-            suspects.clear()
-            return findings
-        finally:
-            self._scans = scans
+        scans = ReferrerScans()
+        suspects = self._collect_suspects(token, scans)
+        describe_holders(suspects, scans)
+        findings = [suspect.finding for suspect in suspects if suspect.kind != "pillow_blocks"]
+        suspects.clear()
+        return findings
 
     def touched_since(self, token: TrackingToken) -> bool:
         """Whether any Pillow image or image-backed array was created since ``start``."""
@@ -323,17 +320,14 @@ class ImageTracker:
         gc.collect()
         if not self._suspicious(token):
             return []
-        self._scans = ReferrerScans()
-        try:
-            suspects = self._collect_suspects(token)
-            if len(suspects) <= allow:
-                return []
-            self._describe_holders(suspects)
-            findings = [suspect.finding for suspect in suspects[allow:]]
-            suspects.clear()
-            return findings
-        finally:
-            self._scans = ReferrerScans(0)
+        scans = ReferrerScans()
+        suspects = self._collect_suspects(token, scans)
+        if len(suspects) <= allow:
+            return []
+        describe_holders(suspects, scans)
+        findings = [suspect.finding for suspect in suspects[allow:]]
+        suspects.clear()
+        return findings
 
     def _leaked_records(self, token: TrackingToken) -> list[TrackedBuffer]:
         leaked = []
@@ -397,137 +391,20 @@ class ImageTracker:
                         break
         return {key: count for key, count in traces.items() if count > 0}
 
-    def _collect_suspects(self, token: TrackingToken) -> list[Suspect]:
+    def _collect_suspects(self, token: TrackingToken, scans: ReferrerScans) -> list[Suspect]:
         traces = self._new_traces(token) if self._traced(token) else {}
-        return self._suspects_of(
-            self._leaked_records(token), traces, self._unexplained_blocks(token), token.min_bytes, token
+        return suspects_of(
+            self._leaked_records(token),
+            traces,
+            self._unexplained_blocks(token),
+            token.min_bytes,
+            stack_depth=self.stack_depth,
+            scans=scans,
+            known_cores=lambda: live_cores(self._records()),
+            data_window=token.data_window,
+            bytes_window=token.bytes_window,
+            backing=lambda: backing_bytes(self._since(token)),
         )
-
-    def _suspects_of(
-        self,
-        records: list[TrackedBuffer],
-        traces: dict[TraceKey, int],
-        unexplained_blocks: int,
-        min_bytes: int,
-        token: TrackingToken | None = None,
-    ) -> list[Suspect]:
-        suspects: list[Suspect] = []
-        views: dict[int, Suspect] = {}
-        claimed: set[int] = set()
-        for record in records:
-            obj = record.ref()
-            if obj is None:
-                continue
-            if record.kind == "pil_image":
-                finding: LeakedImage = {
-                    "kind": "pil_image",
-                    "mode": str(obj.mode),
-                    "shape": [int(obj.size[0]), int(obj.size[1])],
-                    "bytes": image_bytes(obj),
-                    "create_site": format_site(record.site)[: self.stack_depth],
-                    "held_by": None,
-                    "phase": record.phase,
-                }
-                suspects.append(Suspect("pil_image", obj, record, finding["bytes"], finding))
-            else:
-                finding = {
-                    "kind": "ndarray",
-                    "dtype": _dtype_name(record.typestr),
-                    "shape": list(record.shape),
-                    "bytes": record.nbytes,
-                    "create_site": format_site(record.site)[: self.stack_depth],
-                    "held_by": None,
-                    "phase": record.phase,
-                }
-                suspect = Suspect("ndarray", obj, record, record.nbytes, finding)
-                views[id(obj)] = suspect
-                suspects.append(suspect)
-        window = (
-            token.data_window
-            if token is not None and token.data_window is not None and token.data_window.maybe_alive()
-            else None
-        )
-        if token is not None:
-            self._kept_bytes(token, views, suspects)
-        if views or traces or unexplained_blocks or window is not None:
-            scan = scan_unseen(
-                want_arrays=bool(views or traces or window is not None),
-                want_cores=unexplained_blocks > 0,
-                known_cores=self._live_cores(),
-            )
-            for array, holder in scan.arrays:
-                owner = _owner(array)
-                view_suspect = views.get(id(owner.base) if owner.base is not None else id(owner))
-                if view_suspect is not None:
-                    view_suspect.obj = array
-                    if view_suspect.finding["held_by"] is None:
-                        view_suspect.finding["held_by"] = describe_holder(holder, array, self._scans)
-                    continue
-                if window is not None and owner.nbytes >= min_bytes:
-                    self._claim_allocation(window, owner, array, holder, claimed, suspects)
-                    continue
-                if traces and owner.flags.owndata and owner.nbytes >= min_bytes:
-                    found = claim_trace(traces, owner)
-                    if found is not None:
-                        suspects.append(
-                            Suspect(
-                                "ndarray",
-                                owner,
-                                None,
-                                owner.nbytes,
-                                {
-                                    "kind": "ndarray",
-                                    "dtype": str(owner.dtype),
-                                    "shape": [int(n) for n in owner.shape],
-                                    "bytes": int(owner.nbytes),
-                                    "create_site": traceback_frames(found, self.stack_depth),
-                                    "held_by": describe_holder(holder, array, self._scans),
-                                },
-                            )
-                        )
-            for (domain, size, traceback), count in traces.items():
-                for _ in range(count):
-                    kind = "ndarray" if domain == NUMPY_DOMAIN else "bytes"
-                    suspects.append(
-                        Suspect(
-                            kind,
-                            None,
-                            None,
-                            size,
-                            {
-                                "kind": kind,
-                                "shape": [size],
-                                "bytes": size,
-                                "create_site": traceback_frames(traceback, self.stack_depth),
-                                "held_by": "not found: no object the garbage collector sees refers to it",
-                            },
-                        )
-                    )
-            if unexplained_blocks:
-                holders = [
-                    f"an orphan image core ({core.mode} {core.size[0]}x{core.size[1]}, no Image wrapper) in "
-                    f"{describe_holder(holder, core, self._scans)}"
-                    for core, holder in scan.cores[:3]
-                ]
-                suspects.append(
-                    Suspect(
-                        "pillow_blocks",
-                        None,
-                        None,
-                        0,
-                        {
-                            "kind": "pillow_blocks",
-                            "count": unexplained_blocks,
-                            "create_site": [],
-                            "held_by": (
-                                "; ".join(holders)
-                                if holders
-                                else "not found: an image core kept by C code or an object gc cannot see"
-                            ),
-                        },
-                    )
-                )
-        return suspects
 
     # --- wider-scoped fixtures ---------------------------------------------------------------------
     def fixture_leaks(self, owner: str, min_bytes: int = 65536) -> list[LeakedImage]:
@@ -538,142 +415,9 @@ class ImageTracker:
         has dropped its value: what is still alive then is kept by something else (a module-level cache).
         Each finding's phase is ``setup`` (made by the fixture's set-up) or ``thread``.
         """
-        if not self._owned(owner, min_bytes):
-            return []
-        gc.collect()
-        records = self._owned(owner, min_bytes)
-        if not records:
-            return []
-        self._scans = ReferrerScans()
-        try:
-            suspects = self._suspects_of(records, {}, 0, min_bytes)
-            self._describe_holders(suspects)
-            findings = []
-            for suspect in suspects:
-                record = suspect.record
-                made_by_thread = record is not None and record.phase != owner
-                suspect.finding["phase"] = "thread" if made_by_thread else "setup"
-                findings.append(suspect.finding)
-            suspects.clear()
-            return findings
-        finally:
-            self._scans = ReferrerScans(0)
-
-    def _owned(self, owner: str, min_bytes: int) -> list[TrackedBuffer]:
-        thread_phase = f"{owner} thread"
-        owned = []
-        for record in self._records():
-            if record.phase != owner and record.phase != thread_phase:
-                continue
-            if record.ref() is None or (record.kind == "ndarray" and record.nbytes < min_bytes):
-                continue
-            if sites.made_at_import(record.site):
-                continue
-            owned.append(record)
-        owned.sort(key=lambda record: record.seq)
-        return owned
+        return fixture_leaks(self._records, owner, min_bytes, self.stack_depth)
 
     @staticmethod
     def _traced(token: TrackingToken) -> bool:
         """Whether the window is a precise one checked by tracemalloc (NumPy without the handler API)."""
         return token.precise and token.data_window is None and tracemalloc.is_tracing()
-
-    def _claim_allocation(
-        self,
-        window: DataWindow,
-        owner: np.ndarray[Any, Any],
-        array: np.ndarray[Any, Any],
-        holder: object,
-        claimed: set[int],
-        suspects: list[Suspect],
-    ) -> None:
-        """Report ``owner`` if its data is a large allocation the test made under our handler."""
-        if id(owner) in claimed:
-            return
-        found = window.owns(owner)
-        if found is None:
-            return
-        _size, site, phase = found
-        if phase.startswith("fixture:") or sites.made_at_import(site):
-            return
-        claimed.add(id(owner))
-        suspects.append(
-            Suspect(
-                "ndarray",
-                owner,
-                None,
-                int(owner.nbytes),
-                {
-                    "kind": "ndarray",
-                    "dtype": str(owner.dtype),
-                    "shape": [int(n) for n in owner.shape],
-                    "bytes": int(owner.nbytes),
-                    "create_site": format_site(site)[: self.stack_depth],
-                    "held_by": describe_holder(holder, array, self._scans),
-                    "phase": phase,
-                },
-            )
-        )
-
-    def _kept_bytes(self, token: TrackingToken, views: dict[int, Suspect], suspects: list[Suspect]) -> None:
-        """``Image.tobytes()`` results of the test still held by someone (handler mode)."""
-        window = token.bytes_window
-        if window is None:
-            return
-        window.prune()
-        if not window.kept:
-            return
-        # np.asarray(image) is backed by a tobytes() result: reported once, as the array.
-        backing = set()
-        for record in self._since(token):
-            view = record.ref() if record.kind == "ndarray" and not record.owned else None
-            if type(view) is memoryview:
-                backing.add(id(view.obj))
-        for data, site, phase in window.kept:
-            if id(data) in backing or phase.startswith("fixture:") or sites.made_at_import(site):
-                continue
-            size = len(data) + BYTES_HEADER
-            suspects.append(
-                Suspect(
-                    "bytes",
-                    data,
-                    None,
-                    size,
-                    {
-                        "kind": "bytes",
-                        "shape": [size],
-                        "bytes": size,
-                        "create_site": format_site(site)[: self.stack_depth],
-                        "held_by": describe_referrers(data, self._scans, ignore=(suspects, *window.kept)),
-                        "phase": phase,
-                    },
-                )
-            )
-
-    def _live_cores(self) -> set[int]:
-        cores = set()
-        for record in self._records():
-            image = record.ref() if record.kind == "pil_image" else None
-            core = core_of(image)
-            if core is not None:
-                cores.add(id(core))
-        return cores
-
-    def _describe_holders(self, suspects: list[Suspect]) -> None:
-        budget = self._scans
-        for suspect in suspects:
-            if suspect.finding.get("held_by") is None and suspect.kind == "pil_image":
-                suspect.finding["held_by"] = describe_referrers(suspect.obj, budget, ignore=(suspects,))
-
-
-def _dtype_name(typestr: str) -> str:
-    try:
-        return str(np.dtype(typestr))
-    except TypeError:
-        return typestr
-
-
-def _owner(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    while isinstance(array.base, np.ndarray):
-        array = array.base
-    return array
