@@ -2,10 +2,12 @@
 
 No pytest imports in this package. Modules, one job each:
 
-- :mod:`~pytest_glleak.ledger.core`: the :class:`Ledger` (install, recording, marks and queries).
+- :mod:`~pytest_glleak.ledger.core`: the :class:`Ledger` (install, recording, marks, findings).
+- :mod:`~pytest_glleak.ledger.queries`: the :class:`Ledger`'s queries since a mark.
+- :mod:`~pytest_glleak.ledger.threads`: who owns the objects other threads make.
 - :mod:`~pytest_glleak.ledger.view`: :class:`LedgerView`, the per-test view behind ``gl_ledger``.
 - :mod:`~pytest_glleak.ledger.records`: :class:`LiveObject`, record states and the key layout.
-- :mod:`~pytest_glleak.ledger.contexts`: the registry of contexts and share groups.
+- :mod:`~pytest_glleak.ledger.contexts`: contexts and share groups, and the ledger's context API.
 - :mod:`~pytest_glleak.ledger.handlers`: the recording handlers built from the registry.
 - :mod:`~pytest_glleak.ledger.intercept`: the hooks on PyOpenGL's raw functions.
 - :mod:`~pytest_glleak.ledger.glfw_hooks`: glfw window create/destroy/terminate hooks.

@@ -23,21 +23,21 @@ import itertools
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from pytest_glleak import sites
-from pytest_glleak.gl.current import switched
 from pytest_glleak.ledger import confirm as confirming
-from pytest_glleak.ledger import registry, sweep
-from pytest_glleak.ledger.contexts import ContextEntry, ContextRegistry
+from pytest_glleak.ledger import registry
+from pytest_glleak.ledger.contexts import ContextEntry, ContextRegistry, LedgerContexts
 from pytest_glleak.ledger.gl_functions import current_context_function, is_function
 from pytest_glleak.ledger.glfw_hooks import GlfwHooks
 from pytest_glleak.ledger.handlers import build_handlers
 from pytest_glleak.ledger.intercept import Handler, Interceptor
 from pytest_glleak.ledger.moderngl_hooks import ModernglHooks
 from pytest_glleak.ledger.pyglet_hooks import PygletHooks
+from pytest_glleak.ledger.queries import LedgerQueries, Mark
 from pytest_glleak.ledger.records import (
     DEFERRED,
     LIVE,
@@ -51,6 +51,8 @@ from pytest_glleak.ledger.records import (
     SLOT_SHIFT,
     LiveObject,
 )
+from pytest_glleak.ledger.sweep import LedgerSweeps
+from pytest_glleak.ledger.threads import ThreadOwners
 from pytest_glleak.sites import EMPTY_SITE, capture
 
 if TYPE_CHECKING:
@@ -61,8 +63,14 @@ if TYPE_CHECKING:
 __all__ = ["Ledger", "Mark"]
 
 
-class Ledger:
+class Ledger(LedgerContexts, ThreadOwners, LedgerQueries, LedgerSweeps):
     """Records GL objects created and deleted through PyOpenGL, per context / share group.
+
+    Its context API (:class:`~pytest_glleak.ledger.contexts.LedgerContexts`), thread ownership
+    (:class:`~pytest_glleak.ledger.threads.ThreadOwners`), queries
+    (:class:`~pytest_glleak.ledger.queries.LedgerQueries`) and driver sweeps
+    (:class:`~pytest_glleak.ledger.sweep.LedgerSweeps`) live in their own modules; recording (the hot
+    path) and install/uninstall are here.
 
     ``stack_depth`` is the number of user-code frames kept per creation site (0: none).
     ``current_context`` returns the native handle of the context current in the calling thread; by
@@ -151,42 +159,7 @@ class Ledger:
         self._glfw.uninstall()
         self._moderngl.uninstall()
         self._pyglet.uninstall()
-        if self._thread_start is not None:
-            threading.Thread.start = self._thread_start  # type: ignore[method-assign]
-            self._thread_start = None
-
-    def _hook_thread_start(self) -> None:
-        """Remember, on each thread started from now on, who started it (``owner``, ``test``): objects
-        the thread makes are that owner's (a module fixture's render thread is the fixture's)."""
-        if self._thread_start is not None:
-            return
-        original = threading.Thread.start
-        owners = self._thread_owners
-        starter = self._starter
-
-        def start(thread: threading.Thread) -> None:
-            owners[thread] = starter()
-            original(thread)
-
-        start.__doc__ = original.__doc__
-        self._thread_start = original
-        threading.Thread.start = start  # type: ignore[method-assign,assignment]
-
-    def _starter(self) -> tuple[str, str]:
-        """(owner, test) of the code running in the calling thread."""
-        if threading.get_ident() == self.test_thread:
-            return self.owner, self.test
-        return self._thread_owner()
-
-    def thread_owner(self) -> str:
-        """The owner of what the calling thread (not the test thread) makes: that of the code that
-        started it (``fixture:module:atlas#3`` for a fixture's render thread), or ``"session"``."""
-        return self._thread_owner()[0]
-
-    def _thread_owner(self) -> tuple[str, str]:
-        """(owner, test) of the calling thread (not the test thread): who started it, or ("session", "")
-        for a thread started before the ledger was installed or behind ``threading``'s back."""
-        return self._thread_owners.get(threading.current_thread(), ("session", ""))
+        self._unhook_thread_start()
 
     def hook_bindings(self) -> None:
         """Hook moderngl and pyglet if something has imported them (also checked at every mark())."""
@@ -209,86 +182,6 @@ class Ledger:
             return
         with self._interceptor.suspended():
             yield
-
-    # --- contexts -----------------------------------------------------------------------------
-    def context_created(
-        self,
-        native_handle: int,
-        share_group: int | None = None,
-        make_current: Callable[[], Any] | None = None,
-    ) -> None:
-        """Register a context: its native handle (EGLContext, GLXContext), its share group id (None:
-        a group of its own) and a callable that makes it current (used for glIs* checks and cleanup)."""
-        handle = int(native_handle)
-        entry = self._contexts.get(handle)
-        if entry is None:
-            entry = self._register(handle, share_group)
-        elif share_group is not None and share_group != entry.group:
-            self._regroup(entry, share_group)
-        if make_current is not None:
-            entry.make_current = make_current
-
-    def context_destroyed(self, native_handle: int) -> None:
-        """Forget a context: its per-context objects die, and shared ones when it was the last of its
-        share group."""
-        handle = int(native_handle)
-        dead_slots = self._context_registry.remove(handle)
-        if not dead_slots:
-            return
-        # In place: the recording handlers hold this very dict.
-        live = self._live
-        for key in [key for key in live if key >> SLOT_SHIFT in dead_slots]:
-            del live[key]
-
-    def attach_context(self, context: Any) -> int:
-        """Register one of the plugin's :class:`~pytest_glleak.gl.GLContext` objects (any backend).
-
-        The ledger keys contexts by the handle the GL platform reports as current (EGLContext,
-        GLXContext), which for a glfw window is not ``native_handle`` (the window); so the context is
-        made current and asked. Returns that handle. Call it from ``ContextProvider.on_create``.
-        """
-        handle = int(context.native_handle)
-        if getattr(context, "backend", "") == "glfw" or self._interceptor is not None:
-            if context.is_current():
-                handle = int(self._current() or handle)
-            else:
-                with switched(self._current, self._contexts, context.make_current):
-                    handle = int(self._current() or handle)
-        self._attached[id(context)] = handle
-        self.context_created(handle, getattr(context, "share_group", None), context.make_current)
-        return handle
-
-    def detach_context(self, context: Any) -> None:
-        """Forget a context registered with :meth:`attach_context` (call before destroying it)."""
-        handle = self._attached.pop(id(context), None)
-        self.context_destroyed(handle if handle is not None else int(context.native_handle))
-
-    def contexts(self) -> dict[int, int]:
-        """Known contexts: native handle -> share group id."""
-        return {handle: entry.group for handle, entry in self._contexts.items()}
-
-    def _regroup(self, entry: ContextEntry, group: int) -> None:
-        old_slot = self._context_registry.regroup(entry, group)
-        if old_slot is None:
-            return  # the old group lives on in its other contexts, with its objects
-        new_slot = entry.group_slot
-        moved: dict[int, LiveObject] = {}
-        for key, record in self._live.items():
-            if key >> SLOT_SHIFT == old_slot:
-                key = (key & ((1 << SLOT_SHIFT) - 1)) | (new_slot << SLOT_SHIFT)
-                record.key = key
-                record.context = group
-            moved[key] = record
-        # In place: the recording handlers hold this very dict.
-        self._live.clear()
-        self._live.update(moved)
-
-    def _entry(self) -> ContextEntry:
-        handle = self._current() or 0
-        entry = self._contexts.get(handle)
-        if entry is None:
-            entry = self._register(handle, None)
-        return entry
 
     # --- recording ----------------------------------------------------------------------------
     def record_created(self, kind: str, names: Iterable[int], *, reserved: bool = False) -> None:
@@ -464,84 +357,6 @@ class Ledger:
         seq = self._seq = self._next_seq()  # a mark owns its number: two marks never share a snapshot
         return Mark(seq, tuple(self._created.values()), tuple(self._deleted.values()))
 
-    def _counts_at(self, mark: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        if isinstance(mark, Mark):
-            return mark.created, mark.deleted
-        zero = (0,) * len(self._created)
-        return zero, zero
-
-    def created_since(self, mark: int) -> dict[str, int]:
-        """Objects created since ``mark``, per kind (kinds with none left out)."""
-        before = self._counts_at(mark)[0]
-        return _differences(self._created, before)
-
-    def deleted_since(self, mark: int) -> dict[str, int]:
-        """Objects deleted since ``mark``, per kind (kinds with none left out)."""
-        before = self._counts_at(mark)[1]
-        return _differences(self._deleted, before)
-
-    def touched_since(self, mark: int) -> bool:
-        """Whether any object was created or deleted since ``mark``."""
-        return bool(self.created_since(mark) or self.deleted_since(mark))
-
-    def live(self, kind: str | None = None) -> list[LiveObject]:
-        """Every object alive now (pending-delete shaders and programs left out), oldest first."""
-        return [
-            record
-            for record in self._live.values()
-            if record.state != PENDING and (kind is None or record.kind == kind)
-        ]
-
-    def _newer_than(self, mark: int) -> list[LiveObject]:
-        """Records with a sequence number above ``mark``, newest first.
-
-        Records are in creation order per thread: the walk stops at the test thread's first record at or
-        below ``mark``, and skips older records of other threads that were inserted late.
-        """
-        test_thread = self.test_thread
-        try:
-            return _newer_than(reversed(self._live.values()), mark, test_thread)
-        except RuntimeError:  # another thread changed the table during the walk: walk a copy
-            return _newer_than(reversed(list(self._live.values())), mark, test_thread)
-
-    def created_after(self, mark: int, kind: str | None = None) -> list[LiveObject]:
-        """Objects created after ``mark`` and alive now (any owner), oldest first."""
-        found = [
-            record
-            for record in self._newer_than(mark)
-            if record.state != PENDING and (kind is None or record.kind == kind)
-        ]
-        found.reverse()
-        return found
-
-    def leaks_since(
-        self, mark: int, kinds: Iterable[str] | None = None, confirm: bool = True
-    ) -> list[LiveObject]:
-        """Objects owned by ``"test"``, created after ``mark`` and still alive, oldest first.
-
-        Objects made by another thread belong to whoever started that thread (a wider-scoped fixture, the
-        session): they are the test's only when the test (or its function-scoped fixtures) started it.
-
-        With ``confirm``, each is checked with glIs* in a context of its share group (made current
-        for the check, the previously current context restored); objects the driver says are gone are
-        dropped from the ledger. Reserved-only names and queries never begun are reported unchecked.
-        """
-        wanted = frozenset(kinds) if kinds is not None else None
-        candidates: list[LiveObject] = []
-        test, test_thread = self.test, self.test_thread
-        for record in self._newer_than(mark):
-            if record.owner != "test" or record.state == PENDING:
-                continue
-            if record.thread != test_thread and record.test != test:
-                continue  # a thread an earlier test started, still running
-            if wanted is not None and record.kind not in wanted:
-                continue
-            candidates.append(record)
-        candidates.reverse()
-        if confirm and candidates and self.installed:
-            candidates = self.confirm(candidates)
-        return candidates
-
     def confirm(self, records: list[LiveObject]) -> list[LiveObject]:
         """The records the driver still knows (glIs*); those it does not are dropped from the ledger."""
         if not self.installed:
@@ -574,96 +389,8 @@ class Ledger:
             for record in objects
         ]
 
-    # --- driver sweep -------------------------------------------------------------------------
-    def driver_sweep(
-        self, kinds: Iterable[str] | None = None, margin: int = 64
-    ) -> frozenset[tuple[str, int]]:
-        """Names the driver reports alive in the current context that the ledger does not know.
-
-        Probes glIs* on 1 .. (highest name the ledger saw for the kind + ``margin``). Take one sweep at
-        test start and pass it to :meth:`outside_since` at the end: objects created by C extensions
-        (moderngl, Qt) or plain ctypes, which no PyOpenGL hook sees.
-        """
-        return sweep.driver_sweep(self, kinds, margin)
-
-    def outside_since(
-        self, before: frozenset[tuple[str, int]], kinds: Iterable[str] | None = None
-    ) -> list[LiveObject]:
-        """Objects the driver knows now but neither the ledger nor the sweep ``before`` did."""
-        return sweep.outside_since(self, before, kinds)
-
-    def sweep_contexts(
-        self, handles: Sequence[int], kinds: Iterable[str] | None = None, margin: int = 64
-    ) -> sweep.Snapshot:
-        """:meth:`driver_sweep` in each known context of ``handles`` that can be made current (a context
-        the ledger saw created through EGL is made current without surfaces); the binding current before
-        is restored after. Contexts that cannot be made current (destroyed, current in another thread)
-        are left out."""
-        return sweep.sweep_contexts(self, handles, kinds, margin)
-
-    def outside_in(
-        self,
-        handles: Sequence[int],
-        before: sweep.Snapshot,
-        phase_ends: Sequence[tuple[str, sweep.Snapshot]] = (),
-        last_phase: str = "",
-        kinds: Iterable[str] | None = None,
-    ) -> list[LiveObject]:
-        """Objects the driver knows now in the contexts of ``handles`` that neither the ledger nor the
-        sweeps ``before`` knew, with the phase the sweeps ``phase_ends`` tell and the bytes the driver
-        reports (see :func:`~pytest_glleak.ledger.sweep.outside_in`)."""
-        return sweep.outside_in(self, handles, before, phase_ends, last_phase, kinds)
-
-    def probe_unhooked(self, handles: Sequence[int], window: int = 4) -> frozenset[tuple[str, int]]:
-        """A few glIs* queries for objects no hook recorded (see
-        :func:`~pytest_glleak.ledger.sweep.probe_unhooked`): far cheaper than a sweep."""
-        return sweep.probe_unhooked(self, handles, window)
-
-    def handle_of(self, context: Any) -> int | None:
-        """The handle under which :meth:`attach_context` registered one of the plugin's contexts."""
-        return self._attached.get(id(context))
-
-    def context_handles(self) -> frozenset[int]:
-        """The native handles of every context the ledger knows now."""
-        return frozenset(handle for handle in self._contexts if handle)
-
 
 _get_ident = threading.get_ident
-
-
-def _newer_than(records: Iterable[LiveObject], mark: int, test_thread: int) -> list[LiveObject]:
-    found: list[LiveObject] = []
-    for record in records:
-        if record.seq <= mark:
-            if record.thread == test_thread:
-                break
-            continue
-        found.append(record)
-    return found
-
-
-class Mark(int):
-    """A point in the ledger's history (its sequence number) with the per-kind counts at that point."""
-
-    created: tuple[int, ...]
-    deleted: tuple[int, ...]
-
-    def __new__(cls, seq: int, created: tuple[int, ...], deleted: tuple[int, ...]) -> Mark:
-        mark = super().__new__(cls, seq)
-        mark.created = created
-        mark.deleted = deleted
-        return mark
-
-    def __reduce__(self) -> Any:
-        return (Mark, (int(self), self.created, self.deleted))
-
-
-def _differences(counts: dict[str, int], before: tuple[int, ...]) -> dict[str, int]:
-    return {
-        kind: count - earlier
-        for (kind, count), earlier in zip(counts.items(), before, strict=True)
-        if count != earlier
-    }
 
 
 def _no_context() -> int:

@@ -5,14 +5,15 @@ binding. A sweep probes glIs* over the low names of each kind, in the plugin's c
 the ledger saw created during the test (made current for the probe, the caller's binding restored after);
 sweeps at the test's start, at the start of its call and teardown and at its end show what appeared, and in
 which phase. Each swept texture, buffer and renderbuffer is sized by asking the driver (level 0 of a
-texture, a buffer's store, a renderbuffer's storage). No pytest imports.
+texture, a buffer's store, a renderbuffer's storage). :class:`LedgerSweeps` makes these methods of the
+:class:`~pytest_glleak.ledger.core.Ledger`. No pytest imports.
 """
 
 from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pytest_glleak import sites
 from pytest_glleak.gl.current import CurrentBinding
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OUTSIDE_LABEL",
+    "LedgerSweeps",
     "Snapshot",
     "driver_sweep",
     "object_bytes",
@@ -164,6 +166,55 @@ def probe_unhooked(ledger: Ledger, handles: Sequence[int], window: int = 4) -> f
                         name += 1
                     start = max(name, highest.get(kind, 0) + 1)
     return frozenset(found)
+
+
+class LedgerSweeps:
+    """The driver-sweep part of the :class:`~pytest_glleak.ledger.core.Ledger` (a mixin): each method is
+    the function of the same name here, given the ledger."""
+
+    def driver_sweep(
+        self, kinds: Iterable[str] | None = None, margin: int = 64
+    ) -> frozenset[tuple[str, int]]:
+        """Names the driver reports alive in the current context that the ledger does not know.
+
+        Probes glIs* on 1 .. (highest name the ledger saw for the kind + ``margin``). Take one sweep at
+        test start and pass it to :meth:`outside_since` at the end: objects created by C extensions
+        (moderngl, Qt) or plain ctypes, which no PyOpenGL hook sees.
+        """
+        return driver_sweep(cast("Ledger", self), kinds, margin)
+
+    def outside_since(
+        self, before: frozenset[tuple[str, int]], kinds: Iterable[str] | None = None
+    ) -> list[LiveObject]:
+        """Objects the driver knows now but neither the ledger nor the sweep ``before`` did."""
+        return outside_since(cast("Ledger", self), before, kinds)
+
+    def sweep_contexts(
+        self, handles: Sequence[int], kinds: Iterable[str] | None = None, margin: int = 64
+    ) -> Snapshot:
+        """:meth:`driver_sweep` in each known context of ``handles`` that can be made current (a context
+        the ledger saw created through EGL is made current without surfaces); the binding current before
+        is restored after. Contexts that cannot be made current (destroyed, current in another thread)
+        are left out."""
+        return sweep_contexts(cast("Ledger", self), handles, kinds, margin)
+
+    def outside_in(
+        self,
+        handles: Sequence[int],
+        before: Snapshot,
+        phase_ends: Sequence[tuple[str, Snapshot]] = (),
+        last_phase: str = "",
+        kinds: Iterable[str] | None = None,
+    ) -> list[LiveObject]:
+        """Objects the driver knows now in the contexts of ``handles`` that neither the ledger nor the
+        sweeps ``before`` knew, with the phase the sweeps ``phase_ends`` tell and the bytes the driver
+        reports (see :func:`~pytest_glleak.ledger.sweep.outside_in`)."""
+        return outside_in(cast("Ledger", self), handles, before, phase_ends, last_phase, kinds)
+
+    def probe_unhooked(self, handles: Sequence[int], window: int = 4) -> frozenset[tuple[str, int]]:
+        """A few glIs* queries for objects no hook recorded (see
+        :func:`~pytest_glleak.ledger.sweep.probe_unhooked`): far cheaper than a sweep."""
+        return probe_unhooked(cast("Ledger", self), handles, window)
 
 
 def _outside_record(ledger: Ledger, entry: ContextEntry, kind: str, name: int, phase: str) -> LiveObject:

@@ -25,7 +25,7 @@ from pytest_glleak.report.html import render_html
 from pytest_glleak.report.json_report import build_json, write_json
 from pytest_glleak.report.run import RunReport, collect_environment, utc_now
 from pytest_glleak.report.terminal import flaky_lines, terminal_lines
-from pytest_glleak.report.text import GREW, LEAKED
+from pytest_glleak.report.text import GREW, LEAKED, kind_name
 from pytest_glleak.runner import LEAK_SECTION, CheckRunner, orphan_fixtures_key
 from pytest_glleak.verdict import FAILING, outcome_of
 
@@ -470,9 +470,9 @@ class CIOutputs:
 
 
 def _image_line(image: LeakedImage) -> str:
-    """``pil_image RGBA 1024x1024 (4,194,304 bytes) created at test_x.py:7, held by dict in module x``."""
+    """``Pillow image RGBA 1024x1024 (4,194,304 bytes) created at test_x.py:7, held by dict in module x``."""
     shape = "x".join(str(n) for n in image.get("shape") or [])
-    parts = (image.get("kind"), image.get("mode") or image.get("dtype"), shape)
+    parts = (kind_name(str(image.get("kind") or "")), image.get("mode") or image.get("dtype"), shape)
     what = " ".join(str(part) for part in parts if part)
     frames = image.get("create_site") or []
     site = f" created at {frames[0]['file']}:{frames[0]['line']}" if frames else ""

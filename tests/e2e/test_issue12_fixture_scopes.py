@@ -64,10 +64,10 @@ def test_images_kept_by_a_module_fixture_are_its_leak(pytester: pytest.Pytester)
         [
             "*glleak: leaks of wider-scoped fixtures (checked when their scope ended)*",
             "fixture decoder (module test_image_fixtures.py) leaked 1 Pillow image",
-            "  - pil_image RGB 256x256 (262,144 bytes) created at test_image_fixtures.py:36, "
+            "  - Pillow image RGB 256x256 (262,144 bytes) created at test_image_fixtures.py:36, "
             "held by key 'thumb256' of dict CACHE in module test_image_fixtures",
             "fixture cached_atlas (module test_image_fixtures.py) leaked 1 Pillow image",
-            "  - pil_image RGBA 512x512 (1,048,576 bytes) created at test_image_fixtures.py:13, "
+            "  - Pillow image RGBA 512x512 (1,048,576 bytes) created at test_image_fixtures.py:13, "
             "held by key 'atlas' of dict CACHE in module test_image_fixtures",
         ]
     )
@@ -207,7 +207,7 @@ def test_session_fixtures_finalized_after_the_last_test_are_reported(pytester: p
         [
             "*glleak: leaks of wider-scoped fixtures (checked when their scope ended)*",
             "fixture session_icon (session) leaked 1 Pillow image",
-            "  - pil_image RGBA 256x256 (262,144 bytes) created at test_session_end.py:17, "
+            "  - Pillow image RGBA 256x256 (262,144 bytes) created at test_session_end.py:17, "
             "held by item 0 of list CACHE in module test_session_end",
             "fixture session_buffer (session) leaked 1 buffer",
             "  - buffer * created at test_session_end.py:10",
@@ -259,7 +259,7 @@ def _assert_param_instance_leak(result: pytest.RunResult, report: Path) -> None:
             "*glleak: leaks of wider-scoped fixtures (checked when their scope ended)*",
             "fixture atlas[[]small[]] (module test_param_instances.py) leaked 1 texture, 1 Pillow image",
             "  - texture * created at test_param_instances.py:10",
-            "  - pil_image RGBA 256x256 (262,144 bytes) created at test_param_instances.py:12, "
+            "  - Pillow image RGBA 256x256 (262,144 bytes) created at test_param_instances.py:12, "
             "held by item 0 of list CACHE in module test_param_instances",
         ]
     )
