@@ -142,8 +142,9 @@ OPTIONS: tuple[Option, ...] = (
         "PYTEST_GLLEAK_DRIVER_SWEEP",
         False,
         parse_bool,
-        "Also ask the driver (glIs*) about names around the ones the ledger saw, to "
-        "report objects created outside PyOpenGL.",
+        "Also ask the driver (glIs*) about names around the ones the ledger saw, in the plugin's "
+        "context and in contexts made during the test, to report objects no hooked binding created, "
+        "with phase and bytes.",
         kind="flag",
         ini_types=(bool,),
     ),
