@@ -120,27 +120,26 @@ class FixtureScopes:
         if not finalized:
             return
         drop_values()
-        for watch, leaked in finalized:
-            try:
-                findings = self.verdict(watch, leaked)
-            except Exception as exc:  # a fixture check of ours must never end the session
-                self.internal.record("checking a fixture at its finalization", exc)
-                continue
-            if findings is not None:
-                self.findings.append(findings)
+        self.findings.extend(self._verdicts(finalized))
 
     def finish_orphans(self, found: list[tuple[TestFindings, str]]) -> list[tuple[TestFindings, str]]:
         """Verdicts of the fixtures finalized outside any test's teardown, added to ``found``."""
         orphans, self.orphans = self.orphans, []
-        for watch, leaked in orphans:
+        found.extend(self._verdicts(orphans))
+        return found
+
+    def _verdicts(self, pairs: list[Finalized]) -> list[tuple[TestFindings, str]]:
+        """The verdicts of finalized fixtures; a check of ours that fails is recorded, never raised."""
+        verdicts: list[tuple[TestFindings, str]] = []
+        for watch, leaked in pairs:
             try:
                 findings = self.verdict(watch, leaked)
             except Exception as exc:  # a fixture check of ours must never end the session
                 self.internal.record("checking a fixture at its finalization", exc)
                 continue
             if findings is not None:
-                found.append(findings)
-        return found
+                verdicts.append(findings)
+        return verdicts
 
     def with_leaks(
         self, outcome: BaseException | None, teardown_error: BaseException | None
