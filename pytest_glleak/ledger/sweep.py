@@ -12,6 +12,7 @@ texture, a buffer's store, a renderbuffer's storage). :class:`LedgerSweeps` make
 from __future__ import annotations
 
 import ctypes
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -364,31 +365,52 @@ def _texel_bytes(width: int, height: int, depth: int, internal_format: int) -> i
     return max(width, 0) * max(height, 0) * max(depth, 1) * texel
 
 
+def _ask_bound(
+    bind: Callable[[int, int], None],
+    target: int,
+    binding: int,
+    name: int,
+    ask: Callable[[int, Any], None],
+    parameters: tuple[int, ...],
+    get_error: Callable[[], int],
+) -> list[int] | None:
+    """Bind ``name`` to ``target``, ``ask`` each of ``parameters``, restore the binding. None when the bind
+    failed (not this target: it changed nothing); ``[]`` when the driver answered with an error."""
+    previous = bound_object(binding)
+    bind(target, name)
+    if get_error():
+        return None
+    value = _INT()
+    answers = []
+    try:
+        for parameter in parameters:
+            value.value = 0
+            ask(parameter, ctypes.byref(value))
+            answers.append(value.value)
+    finally:
+        bind(target, previous)
+    return [] if get_error() else answers
+
+
 def _texture_bytes(name: int, get_error: Callable[[], int]) -> int:
     bind = _function("glBindTexture", None, _UINT, _UINT)
     level_parameter = _function("glGetTexLevelParameteriv", None, _UINT, _INT, _UINT, _INT_P)
     if bind is None or level_parameter is None:
         return 0
-    value = _INT()
+    parameters = (_GL_TEXTURE_WIDTH, _GL_TEXTURE_HEIGHT, _GL_TEXTURE_DEPTH, _GL_TEXTURE_INTERNAL_FORMAT)
     for target, binding, level_target in _TEXTURE_TARGETS:
-        previous = bound_object(binding)
-        bind(target, name)
-        if get_error():
-            continue  # not this target: the bind failed and changed nothing
-        try:
-            answers = []
-            for parameter in (
-                _GL_TEXTURE_WIDTH,
-                _GL_TEXTURE_HEIGHT,
-                _GL_TEXTURE_DEPTH,
-                _GL_TEXTURE_INTERNAL_FORMAT,
-            ):
-                value.value = 0
-                level_parameter(level_target, 0, parameter, ctypes.byref(value))
-                answers.append(value.value)
-        finally:
-            bind(target, previous)
-        if get_error():
+        answers = _ask_bound(
+            bind,
+            target,
+            binding,
+            name,
+            functools.partial(level_parameter, level_target, 0),
+            parameters,
+            get_error,
+        )
+        if answers is None:
+            continue
+        if not answers:
             return 0
         width, height, depth, internal_format = answers
         faces = 6 if target == _GL_TEXTURE_CUBE_MAP else 1
@@ -401,16 +423,17 @@ def _buffer_bytes(name: int, get_error: Callable[[], int]) -> int:
     parameter = _function("glGetBufferParameteriv", None, _UINT, _UINT, _INT_P)
     if bind is None or parameter is None:
         return 0
-    previous = bound_object(_GL_COPY_READ_BUFFER)
-    bind(_GL_COPY_READ_BUFFER, name)
-    if get_error():
-        return 0
-    value = _INT()
-    try:
-        parameter(_GL_COPY_READ_BUFFER, _GL_BUFFER_SIZE, ctypes.byref(value))
-    finally:
-        bind(_GL_COPY_READ_BUFFER, previous)
-    return 0 if get_error() else max(value.value, 0)
+    target = _GL_COPY_READ_BUFFER  # its binding query has the same value
+    answers = _ask_bound(
+        bind,
+        target,
+        target,
+        name,
+        functools.partial(parameter, target),
+        (_GL_BUFFER_SIZE,),
+        get_error,
+    )
+    return max(answers[0], 0) if answers else 0
 
 
 def _renderbuffer_bytes(name: int, get_error: Callable[[], int]) -> int:
@@ -418,25 +441,21 @@ def _renderbuffer_bytes(name: int, get_error: Callable[[], int]) -> int:
     parameter = _function("glGetRenderbufferParameteriv", None, _UINT, _UINT, _INT_P)
     if bind is None or parameter is None:
         return 0
-    previous = bound_object(_GL_RENDERBUFFER_BINDING)
-    bind(_GL_RENDERBUFFER, name)
-    if get_error():
-        return 0
-    value = _INT()
-    answers = []
-    try:
-        for query in (
+    answers = _ask_bound(
+        bind,
+        _GL_RENDERBUFFER,
+        _GL_RENDERBUFFER_BINDING,
+        name,
+        functools.partial(parameter, _GL_RENDERBUFFER),
+        (
             _GL_RENDERBUFFER_WIDTH,
             _GL_RENDERBUFFER_HEIGHT,
             _GL_RENDERBUFFER_INTERNAL_FORMAT,
             _GL_RENDERBUFFER_SAMPLES,
-        ):
-            value.value = 0
-            parameter(_GL_RENDERBUFFER, query, ctypes.byref(value))
-            answers.append(value.value)
-    finally:
-        bind(_GL_RENDERBUFFER, previous)
-    if get_error():
+        ),
+        get_error,
+    )
+    if not answers:
         return 0
     width, height, internal_format, samples = answers
     return _texel_bytes(width, height, 1, internal_format) * max(samples, 1)
