@@ -17,7 +17,11 @@ collect_ignore = ["examples"]
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # The outer run's plugin chose PYOPENGL_PLATFORM; subprocess runs must make their own choice.
+    # PYTEST_GLLEAK_PURE_PYTHON is no setting but the implementation under test (tox -e purepython): it stays,
+    # so pytester's subprocess runs use the same one as this process.
     for name in list(os.environ):
+        if name == "PYTEST_GLLEAK_PURE_PYTHON":
+            continue
         if name.startswith("PYTEST_GLLEAK_") or name == "PYOPENGL_PLATFORM":
             monkeypatch.delenv(name)
     monkeypatch.delenv("DISPLAY", raising=False)
