@@ -1,9 +1,784 @@
-/* pytest_glleak._speedups: optional C versions of the ledger's hot paths (placeholder). */
+/* pytest_glleak._speedups: C versions of the ledger's hottest paths (optional).
+ *
+ * Every function here has a pure-Python twin that makes the same records (pytest_glleak/sites.py,
+ * pytest_glleak/ledger/moderngl_hooks.py); pytest_glleak/speedups.py picks this module when it is built
+ * and PYTEST_GLLEAK_PURE_PYTHON is not set. Three parts:
+ *
+ * - current_function(address): a no-argument callable for a C function returning a pointer
+ *   (eglGetCurrentContext, glXGetCurrentContext), called with the GIL held, returning an int;
+ * - capture(depth, frame=None, imports=False): the creation-site walk of sites.capture;
+ * - Factory / Release: moderngl's Context factory methods and objects' release(), recording the
+ *   object in the ledger's live table as moderngl_hooks' Python wrappers do.
+ *
+ * Needs CPython 3.11+ (PyFrame_GetLasti, PyFrame_GetBack); older versions use the Python twins.
+ */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 
-static struct PyModuleDef speedups_module = {
-    PyModuleDef_HEAD_INIT, "pytest_glleak._speedups", "C versions of the ledger's hot paths.", -1, NULL,
+#if PY_VERSION_HEX < 0x030B0000
+#error "pytest_glleak._speedups needs CPython 3.11 or newer (the pure-Python code covers older versions)"
+#endif
+
+#define MAX_DEPTH 64
+#define NAME_BITS 48
+#define SLOT_SHIFT (NAME_BITS + 4)
+#define NAME_MASK ((1ULL << NAME_BITS) - 1ULL)
+/* Keys stay below 2**63 (a C long long): larger slots go through the Python twin. */
+#define MAX_SLOT ((1LL << (63 - SLOT_SHIFT)) - 1)
+
+/* --- module state (one interpreter: plain statics, set by configure_*) ---------------------------- */
+static PyObject *frame_class;    /* dict: filename -> USER/LIBRARY/RUNNER/IMPORTER */
+static PyObject *classify;       /* callable(filename) -> int, fills frame_class */
+static PyObject *interned;       /* dict: key tuple -> site */
+static PyObject *intern_site;    /* callable(key, depth, frame) -> site, on a miss */
+static PyObject *capture_python; /* the Python capture, for imports=True and deep walks */
+static PyObject *empty_site;     /* () */
+static long user_class = 0, runner_class = 2;
+
+static PyObject *str_dict, *str_glo, *str_stack_depth, *str_test_thread, *str_test, *str_phase,
+    *str_owner, *str_seq, *str_thread_owner, *str_thread, *str_group, *str_group_slot, *str_own_slot,
+    *str_key, *str_kind, *str_size, *str_components, *str_dtype, *str_depth, *str_samples;
+
+/* --- current_function ---------------------------------------------------------------------------- */
+typedef void *(*pointer_function)(void);
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    pointer_function function;
+} CurrentFunction;
+
+static PyObject *current_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    if (PyVectorcall_NARGS(nargsf) != 0 || (kwnames && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_SetString(PyExc_TypeError, "current_function() takes no arguments");
+        return NULL;
+    }
+    void *handle = ((CurrentFunction *)self)->function();
+    return PyLong_FromVoidPtr(handle);
+}
+
+static PyTypeObject CurrentFunctionType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "pytest_glleak._speedups.CurrentFunction",
+    .tp_basicsize = sizeof(CurrentFunction),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_vectorcall_offset = offsetof(CurrentFunction, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_doc = "A C function returning the current context's handle, called with the GIL held.",
 };
 
-PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&speedups_module); }
+static PyObject *current_function(PyObject *module, PyObject *address) {
+    void *pointer = PyLong_AsVoidPtr(address);
+    if (pointer == NULL) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "current_function(): null address");
+        return NULL;
+    }
+    CurrentFunction *self = PyObject_New(CurrentFunction, &CurrentFunctionType);
+    if (self == NULL) return NULL;
+    self->vectorcall = current_call;
+    self->function = (pointer_function)pointer;
+    return (PyObject *)self;
+}
+
+/* --- capture ------------------------------------------------------------------------------------- */
+/* The site of the user frames from `frame` outwards (at most `depth`), interned; new reference. */
+static PyObject *capture_frames(int depth, PyFrameObject *frame) {
+    void *codes[MAX_DEPTH];
+    int offsets[MAX_DEPTH];
+    int count = 0;
+    if (depth <= 0 || frame == NULL) return Py_NewRef(empty_site);
+    PyFrameObject *walked = (PyFrameObject *)Py_NewRef(frame);
+    while (walked != NULL) {
+        PyCodeObject *code = PyFrame_GetCode(walked);
+        PyObject *found = PyDict_GetItemWithError(frame_class, code->co_filename);
+        long value;
+        if (found == NULL) {
+            if (PyErr_Occurred()) goto fail_code;
+            found = PyObject_CallOneArg(classify, code->co_filename);
+            if (found == NULL) goto fail_code;
+            value = PyLong_AsLong(found);
+            Py_DECREF(found);
+        } else {
+            value = PyLong_AsLong(found);
+        }
+        if (value == -1 && PyErr_Occurred()) goto fail_code;
+        if (value == user_class) {
+            codes[count] = (void *)code;
+            offsets[count] = PyFrame_GetLasti(walked);
+            count++;
+            if (count == depth) {
+                Py_DECREF(code);
+                break;
+            }
+        } else if (value == runner_class) {
+            Py_DECREF(code);
+            break;
+        }
+        Py_DECREF(code); /* still referenced by the frame, which the caller's stack keeps alive */
+        PyFrameObject *back = PyFrame_GetBack(walked);
+        Py_DECREF(walked);
+        walked = back;
+        continue;
+    fail_code:
+        Py_DECREF(code);
+        Py_DECREF(walked);
+        return NULL;
+    }
+    Py_XDECREF(walked);
+    PyObject *key = PyTuple_New(2 * count);
+    if (key == NULL) return NULL;
+    for (int index = 0; index < count; index++) {
+        PyObject *identity = PyLong_FromVoidPtr(codes[index]);
+        PyObject *offset = PyLong_FromLong(offsets[index]);
+        if (identity == NULL || offset == NULL) {
+            Py_XDECREF(identity);
+            Py_XDECREF(offset);
+            Py_DECREF(key);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(key, 2 * index, identity);
+        PyTuple_SET_ITEM(key, 2 * index + 1, offset);
+    }
+    PyObject *site = PyDict_GetItemWithError(interned, key);
+    if (site != NULL) {
+        Py_DECREF(key);
+        return Py_NewRef(site);
+    }
+    if (PyErr_Occurred()) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    PyObject *arguments[3] = {key, PyLong_FromLong(depth), (PyObject *)frame};
+    if (arguments[1] == NULL) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    site = PyObject_Vectorcall(intern_site, arguments, 3, NULL);
+    Py_DECREF(arguments[1]);
+    Py_DECREF(key);
+    return site;
+}
+
+static int configured(void) {
+    if (frame_class == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "pytest_glleak._speedups: configure_sites() was not called");
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *capture(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    /* capture(depth, frame=None, imports=False), as sites.capture. */
+    if (!configured()) return NULL;
+    if (kwnames != NULL || nargs < 1 || nargs > 2) /* imports=..., and odd calls: the Python version */
+        return PyObject_Vectorcall(capture_python, args, nargs, kwnames);
+    long depth = PyLong_AsLong(args[0]);
+    if (depth == -1 && PyErr_Occurred()) return NULL;
+    if (depth <= 0) return Py_NewRef(empty_site);
+    PyFrameObject *frame;
+    if (nargs == 2 && args[1] != Py_None) {
+        if (!PyFrame_Check(args[1])) return PyObject_Vectorcall(capture_python, args, nargs, NULL);
+        frame = (PyFrameObject *)args[1];
+    } else {
+        frame = PyEval_GetFrame(); /* borrowed: the caller's frame (this function has none) */
+    }
+    if (depth > MAX_DEPTH) return PyObject_Vectorcall(capture_python, args, nargs, NULL);
+    return capture_frames((int)depth, frame);
+}
+
+static PyObject *configure_sites(PyObject *module, PyObject *args) {
+    PyObject *classes, *classify_function, *table, *intern_function, *python_capture;
+    long user, runner;
+    if (!PyArg_ParseTuple(args, "O!OO!OOll", &PyDict_Type, &classes, &classify_function, &PyDict_Type, &table,
+                          &intern_function, &python_capture, &user, &runner))
+        return NULL;
+    Py_XSETREF(frame_class, Py_NewRef(classes));
+    Py_XSETREF(classify, Py_NewRef(classify_function));
+    Py_XSETREF(interned, Py_NewRef(table));
+    Py_XSETREF(intern_site, Py_NewRef(intern_function));
+    Py_XSETREF(capture_python, Py_NewRef(python_capture));
+    user_class = user;
+    runner_class = runner;
+    Py_RETURN_NONE;
+}
+
+/* --- moderngl: Recorder, Factory, Release -------------------------------------------------------- */
+/* What a Factory needs to record one moderngl object (moderngl_hooks.ModernglHooks builds it). */
+typedef struct {
+    PyObject_HEAD
+    PyObject *ledger;      /* stack_depth, test_thread, test, phase, owner, _seq, _thread_owner() */
+    PyObject *current;     /* CurrentFunction or any callable */
+    PyObject *kinds;       /* dict: moderngl class -> (kind, shared, namespace bits, class name) */
+    PyObject *contexts;    /* dict: handle -> ContextEntry */
+    PyObject *register_;   /* callable(handle, None) -> ContextEntry */
+    PyObject *live;        /* dict: key -> record */
+    PyObject *created;     /* dict: kind -> count */
+    PyObject *deleted;     /* dict: kind -> count */
+    PyObject *next_seq;    /* the ledger's sequence: an iterator (itertools.count) or a callable */
+    PyObject *record_type; /* ModernglObject */
+    PyObject *attribute;   /* str: where the record is kept in the moderngl object's __dict__ */
+    PyObject *suspended;   /* dict: thread ident -> depth (the plugin's own GL calls), or None */
+    PyObject *errors;      /* list: exceptions raised while recording */
+    PyObject *state;       /* int: LIVE */
+    PyObject *ledger_dict; /* the ledger's __dict__: its per-test fields read without an MRO walk */
+    PyObject *entry_type;  /* ContextEntry: group, group_slot and own_slot read at their offsets */
+    PyMemberDef *slots[13];
+    PyMemberDef *entry_slots[3];
+} Recorder;
+
+enum {
+    SLOT_KEY, SLOT_KIND, SLOT_CONTEXT, SLOT_SEQ, SLOT_TEST, SLOT_PHASE, SLOT_OWNER, SLOT_SITE, SLOT_STATE,
+    SLOT_THREAD, SLOT_CONFIRMED, SLOT_STORAGE, SLOT_LABEL, SLOT_COUNT
+};
+static const char *slot_names[SLOT_COUNT] = {"key", "kind", "context", "seq", "test", "phase", "owner",
+                                             "site", "state", "thread", "confirmed", "storage", "_label"};
+
+static int recorder_traverse(Recorder *self, visitproc visit, void *arg) {
+    Py_VISIT(self->ledger);
+    Py_VISIT(self->current);
+    Py_VISIT(self->kinds);
+    Py_VISIT(self->contexts);
+    Py_VISIT(self->register_);
+    Py_VISIT(self->live);
+    Py_VISIT(self->created);
+    Py_VISIT(self->deleted);
+    Py_VISIT(self->next_seq);
+    Py_VISIT(self->record_type);
+    Py_VISIT(self->attribute);
+    Py_VISIT(self->suspended);
+    Py_VISIT(self->errors);
+    Py_VISIT(self->state);
+    Py_VISIT(self->ledger_dict);
+    Py_VISIT(self->entry_type);
+    return 0;
+}
+
+static int recorder_clear(Recorder *self) {
+    Py_CLEAR(self->ledger);
+    Py_CLEAR(self->current);
+    Py_CLEAR(self->kinds);
+    Py_CLEAR(self->contexts);
+    Py_CLEAR(self->register_);
+    Py_CLEAR(self->live);
+    Py_CLEAR(self->created);
+    Py_CLEAR(self->deleted);
+    Py_CLEAR(self->next_seq);
+    Py_CLEAR(self->record_type);
+    Py_CLEAR(self->attribute);
+    Py_CLEAR(self->suspended);
+    Py_CLEAR(self->errors);
+    Py_CLEAR(self->state);
+    Py_CLEAR(self->ledger_dict);
+    Py_CLEAR(self->entry_type);
+    return 0;
+}
+
+static void recorder_dealloc(Recorder *self) {
+    PyObject_GC_UnTrack(self);
+    recorder_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* The object slot `name` of `type` (a __slots__ member), or NULL with an exception. */
+static PyMemberDef *object_slot(PyTypeObject *type, const char *name) {
+    PyObject *descriptor = PyObject_GetAttrString((PyObject *)type, name);
+    if (descriptor == NULL) return NULL;
+    PyMemberDef *member = NULL;
+    if (PyObject_TypeCheck(descriptor, &PyMemberDescr_Type) &&
+        ((PyMemberDescrObject *)descriptor)->d_member->type == T_OBJECT_EX)
+        member = ((PyMemberDescrObject *)descriptor)->d_member;
+    else
+        PyErr_Format(PyExc_TypeError, "Recorder(): %s.%s is not an object slot", type->tp_name, name);
+    Py_DECREF(descriptor); /* the type keeps it alive */
+    return member;
+}
+
+static int recorder_init(Recorder *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"ledger",   "current",     "kinds",     "contexts", "register", "live",
+                               "created",  "deleted",     "next_seq",  "record_type", "attribute",
+                               "suspended", "errors", "state", "entry_type", NULL};
+    PyObject *values[15];
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO!O!OO!O!O!OO!UOO!OO!", keywords, &values[0], &values[1],
+                                     &PyDict_Type, &values[2], &PyDict_Type, &values[3], &values[4],
+                                     &PyDict_Type, &values[5], &PyDict_Type, &values[6], &PyDict_Type,
+                                     &values[7], &values[8], &PyType_Type, &values[9], &values[10],
+                                     &values[11], &PyList_Type, &values[12], &values[13], &PyType_Type,
+                                     &values[14]))
+        return -1;
+    if (values[11] != Py_None && !PyDict_Check(values[11])) {
+        PyErr_SetString(PyExc_TypeError, "Recorder(): suspended must be a dict or None");
+        return -1;
+    }
+    for (int index = 0; index < SLOT_COUNT; index++) {
+        if ((self->slots[index] = object_slot((PyTypeObject *)values[9], slot_names[index])) == NULL) return -1;
+    }
+    static const char *entry_names[3] = {"group", "group_slot", "own_slot"};
+    for (int index = 0; index < 3; index++) {
+        if ((self->entry_slots[index] = object_slot((PyTypeObject *)values[14], entry_names[index])) == NULL)
+            return -1;
+    }
+    PyObject *ledger_dict = PyObject_GetAttr(values[0], str_dict);
+    if (ledger_dict == NULL) return -1;
+    if (!PyDict_Check(ledger_dict)) {
+        Py_DECREF(ledger_dict);
+        PyErr_SetString(PyExc_TypeError, "Recorder(): the ledger must have a __dict__");
+        return -1;
+    }
+    Py_XSETREF(self->ledger_dict, ledger_dict);
+    Py_XSETREF(self->ledger, Py_NewRef(values[0]));
+    Py_XSETREF(self->current, Py_NewRef(values[1]));
+    Py_XSETREF(self->kinds, Py_NewRef(values[2]));
+    Py_XSETREF(self->contexts, Py_NewRef(values[3]));
+    Py_XSETREF(self->register_, Py_NewRef(values[4]));
+    Py_XSETREF(self->live, Py_NewRef(values[5]));
+    Py_XSETREF(self->created, Py_NewRef(values[6]));
+    Py_XSETREF(self->deleted, Py_NewRef(values[7]));
+    Py_XSETREF(self->next_seq, Py_NewRef(values[8]));
+    Py_XSETREF(self->record_type, Py_NewRef(values[9]));
+    Py_XSETREF(self->attribute, Py_NewRef(values[10]));
+    Py_XSETREF(self->suspended, Py_NewRef(values[11]));
+    Py_XSETREF(self->errors, Py_NewRef(values[12]));
+    Py_XSETREF(self->state, Py_NewRef(values[13]));
+    Py_XSETREF(self->entry_type, Py_NewRef(values[14]));
+    return 0;
+}
+
+/* ledger.<name>, new reference: from its __dict__ (one lookup), else by the usual attribute lookup. */
+static PyObject *ledger_field(Recorder *self, PyObject *name) {
+    PyObject *value = PyDict_GetItemWithError(self->ledger_dict, name);
+    if (value != NULL) return Py_NewRef(value);
+    if (PyErr_Occurred()) return NULL;
+    return PyObject_GetAttr(self->ledger, name);
+}
+
+/* entry.<slot>, new reference (a ContextEntry's slot at its offset, else by attribute). */
+static PyObject *entry_field(Recorder *self, PyObject *entry, int index, PyObject *name) {
+    if (Py_TYPE(entry) == (PyTypeObject *)self->entry_type) {
+        PyObject *value = *(PyObject **)((char *)entry + self->entry_slots[index]->offset);
+        if (value != NULL) return Py_NewRef(value);
+    }
+    return PyObject_GetAttr(entry, name);
+}
+
+/* A slot's value, borrowed (NULL: unset). */
+static inline PyObject *slot_get(PyObject *record, PyMemberDef *member) {
+    return *(PyObject **)((char *)record + member->offset);
+}
+
+/* Set a fresh record's slot, stealing `value` (NULL: an error already set). */
+static inline int slot_steal(PyObject *record, PyMemberDef *member, PyObject *value) {
+    if (value == NULL) return -1;
+    PyObject **address = (PyObject **)((char *)record + member->offset);
+    Py_XSETREF(*address, value);
+    return 0;
+}
+
+/* obj.name, or NULL without an exception where it has none (no AttributeError is made). */
+static inline int lookup_attribute(PyObject *object, PyObject *name, PyObject **result) {
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyObject_GetOptionalAttr(object, name, result);
+#else
+    return _PyObject_LookupAttr(object, name, result);
+#endif
+}
+
+static int add_count(PyObject *table, PyObject *kind, long amount) {
+    PyObject *count = PyDict_GetItemWithError(table, kind);
+    if (count == NULL) {
+        if (PyErr_Occurred()) return -1;
+        count = PyLong_FromLong(amount);
+    } else if (PyLong_CheckExact(count)) {
+        long value = PyLong_AsLong(count);
+        if (value == -1 && PyErr_Occurred()) return -1;
+        count = PyLong_FromLong(value + amount);
+    } else {
+        PyObject *step = PyLong_FromLong(amount);
+        if (step == NULL) return -1;
+        count = PyNumber_Add(count, step);
+        Py_DECREF(step);
+    }
+    if (count == NULL) return -1;
+    int result = PyDict_SetItem(table, kind, count);
+    Py_DECREF(count);
+    return result;
+}
+
+/* Record `made` (a moderngl object just returned by a factory); 0: recorded or nothing to record. */
+static int record_made(Recorder *self, PyObject *made, PyFrameObject *frame) {
+    PyObject *info = PyDict_GetItemWithError(self->kinds, (PyObject *)Py_TYPE(made));
+    if (info == NULL) return PyErr_Occurred() ? -1 : 0;
+    if (!PyTuple_Check(info) || PyTuple_GET_SIZE(info) != 4) {
+        PyErr_SetString(PyExc_TypeError, "Recorder: kinds values must be (kind, shared, bits, class name)");
+        return -1;
+    }
+    PyObject *kind = PyTuple_GET_ITEM(info, 0);
+    int shared = PyObject_IsTrue(PyTuple_GET_ITEM(info, 1));
+    long long namespace_bits = PyLong_AsLongLong(PyTuple_GET_ITEM(info, 2));
+    if (shared < 0 || (namespace_bits == -1 && PyErr_Occurred())) return -1;
+    unsigned long thread = PyThread_get_thread_ident();
+    if (self->suspended != Py_None && PyDict_GET_SIZE(self->suspended)) {
+        PyObject *ident = PyLong_FromUnsignedLong(thread);
+        if (ident == NULL) return -1;
+        int inside = PyDict_Contains(self->suspended, ident);
+        Py_DECREF(ident);
+        if (inside) return inside < 0 ? -1 : 0; /* the plugin's own call */
+    }
+    int status = -1;
+    PyObject *entry = NULL, *record = NULL, *context = NULL, *handle = NULL, *name = NULL;
+    if (lookup_attribute(made, str_glo, &name) < 0) return -1;
+    if (name == NULL || !PyLong_CheckExact(name)) {
+        Py_XDECREF(name);
+        return 0;
+    }
+    long long glo = PyLong_AsLongLong(name);
+    if (glo == -1 && PyErr_Occurred()) goto done;
+    if (glo <= 0) {
+        status = 0;
+        goto done;
+    }
+    handle = PyObject_CallNoArgs(self->current);
+    if (handle == NULL) goto done;
+    if (handle == Py_None) {
+        Py_SETREF(handle, PyLong_FromLong(0));
+        if (handle == NULL) goto done;
+    }
+    entry = PyDict_GetItemWithError(self->contexts, handle);
+    if (entry != NULL) {
+        Py_INCREF(entry);
+    } else {
+        if (PyErr_Occurred()) goto done;
+        PyObject *arguments[2] = {handle, Py_None};
+        entry = PyObject_Vectorcall(self->register_, arguments, 2, NULL);
+        if (entry == NULL) goto done;
+    }
+    PyObject *slot_object;
+    if (shared) {
+        context = entry_field(self, entry, 0, str_group);
+        slot_object = entry_field(self, entry, 1, str_group_slot);
+    } else {
+        context = Py_NewRef(handle);
+        slot_object = entry_field(self, entry, 2, str_own_slot);
+    }
+    if (context == NULL || slot_object == NULL) {
+        Py_XDECREF(slot_object);
+        goto done;
+    }
+    long long slot = PyLong_AsLongLong(slot_object);
+    Py_DECREF(slot_object);
+    if (slot == -1 && PyErr_Occurred()) goto done;
+    if (slot < 0 || slot > MAX_SLOT || namespace_bits < 0) {
+        PyErr_SetString(PyExc_OverflowError, "Recorder: key out of range");
+        goto done;
+    }
+    long long key_value = namespace_bits | (slot << SLOT_SHIFT) | (long long)((unsigned long long)glo & NAME_MASK);
+
+    PyObject *depth_object = ledger_field(self, str_stack_depth);
+    if (depth_object == NULL) goto done;
+    long depth = PyLong_AsLong(depth_object);
+    Py_DECREF(depth_object);
+    if (depth == -1 && PyErr_Occurred()) goto done;
+    PyObject *site = depth > 0 && depth <= MAX_DEPTH ? capture_frames((int)depth, frame) : NULL;
+    if (depth > MAX_DEPTH) {
+        PyObject *arguments[2] = {PyLong_FromLong(depth), frame ? (PyObject *)frame : Py_None};
+        if (arguments[0] == NULL) goto done;
+        site = PyObject_Vectorcall(capture_python, arguments, 2, NULL);
+        Py_DECREF(arguments[0]);
+    } else if (depth <= 0) {
+        site = Py_NewRef(empty_site);
+    }
+    if (site == NULL) goto done;
+
+    PyTypeObject *record_type = (PyTypeObject *)self->record_type;
+    record = record_type->tp_alloc(record_type, 0);
+    if (record == NULL) {
+        Py_DECREF(site);
+        goto done;
+    }
+    PyMemberDef **slots = self->slots;
+    if (slot_steal(record, slots[SLOT_SITE], site) < 0) goto done;
+    PyObject *test_thread = ledger_field(self, str_test_thread);
+    if (test_thread == NULL) goto done;
+    unsigned long test_ident = PyLong_AsUnsignedLong(test_thread);
+    Py_DECREF(test_thread);
+    if (test_ident == (unsigned long)-1 && PyErr_Occurred()) goto done;
+    if (thread == test_ident) {
+        if (slot_steal(record, slots[SLOT_TEST], ledger_field(self, str_test)) < 0 ||
+            slot_steal(record, slots[SLOT_PHASE], ledger_field(self, str_phase)) < 0 ||
+            slot_steal(record, slots[SLOT_OWNER], ledger_field(self, str_owner)) < 0)
+            goto done;
+    } else {
+        PyObject *pair = PyObject_CallMethodNoArgs(self->ledger, str_thread_owner);
+        if (pair == NULL) goto done;
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            Py_DECREF(pair);
+            PyErr_SetString(PyExc_TypeError, "Recorder: _thread_owner() must return (owner, test)");
+            goto done;
+        }
+        slot_steal(record, slots[SLOT_OWNER], Py_NewRef(PyTuple_GET_ITEM(pair, 0)));
+        slot_steal(record, slots[SLOT_TEST], Py_NewRef(PyTuple_GET_ITEM(pair, 1)));
+        Py_DECREF(pair);
+        if (slot_steal(record, slots[SLOT_PHASE], Py_NewRef(str_thread)) < 0) goto done;
+    }
+    PyObject *seq = PyIter_Check(self->next_seq) ? PyIter_Next(self->next_seq) : PyObject_CallNoArgs(self->next_seq);
+    if (seq == NULL) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "Recorder: the sequence ended");
+        goto done;
+    }
+    int set_seq = PyDict_SetItem(self->ledger_dict, str_seq, seq);
+    if (slot_steal(record, slots[SLOT_SEQ], seq) < 0 || set_seq < 0) goto done;
+    PyObject *storage = PyTuple_New(6);
+    if (storage == NULL) goto done;
+    PyTuple_SET_ITEM(storage, 0, Py_NewRef(PyTuple_GET_ITEM(info, 3)));
+    PyObject *storage_keys[5] = {str_size, str_components, str_dtype, str_depth, str_samples};
+    for (int index = 0; index < 5; index++) {
+        PyObject *value = NULL;
+        if (lookup_attribute(made, storage_keys[index], &value) < 0) {
+            Py_DECREF(storage);
+            goto done;
+        }
+        PyTuple_SET_ITEM(storage, index + 1, value ? value : Py_NewRef(Py_None));
+    }
+    PyObject *key = PyLong_FromLongLong(key_value);
+    if (slot_steal(record, slots[SLOT_STORAGE], storage) < 0 || slot_steal(record, slots[SLOT_KEY], key) < 0 ||
+        slot_steal(record, slots[SLOT_KIND], Py_NewRef(kind)) < 0 ||
+        slot_steal(record, slots[SLOT_CONTEXT], Py_NewRef(context)) < 0 ||
+        slot_steal(record, slots[SLOT_STATE], Py_NewRef(self->state)) < 0 ||
+        slot_steal(record, slots[SLOT_THREAD], PyLong_FromUnsignedLong(thread)) < 0 ||
+        slot_steal(record, slots[SLOT_CONFIRMED], Py_NewRef(Py_None)) < 0 ||
+        slot_steal(record, slots[SLOT_LABEL], Py_NewRef(Py_None)) < 0)
+        goto done;
+    /* A name the ledger thought alive came back: the old object is gone. Deleted first, so that the new
+     * record goes to the end of the table, which keeps records in creation order. */
+    int known = PyDict_Contains(self->live, key);
+    if (known < 0 || (known && PyDict_DelItem(self->live, key) < 0)) goto done;
+    if (PyDict_SetItem(self->live, key, record) < 0) goto done;
+    if (add_count(self->created, kind, 1) < 0) goto done;
+    if (PyObject_SetAttr(made, self->attribute, record) < 0) goto done;
+    status = 0;
+done:
+    Py_XDECREF(record);
+    Py_XDECREF(context);
+    Py_XDECREF(entry);
+    Py_XDECREF(handle);
+    Py_DECREF(name);
+    return status;
+}
+
+/* An error while recording never reaches the user's call: it is kept in the recorder's errors. */
+static void keep_error(Recorder *recorder) {
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (value != NULL && traceback != NULL) PyException_SetTraceback(value, traceback);
+    if (value != NULL && PyList_GET_SIZE(recorder->errors) < 100) {
+        if (PyList_Append(recorder->errors, value) < 0) PyErr_Clear();
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(traceback);
+}
+
+static PyTypeObject RecorderType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "pytest_glleak._speedups.Recorder",
+    .tp_basicsize = sizeof(Recorder),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)recorder_init,
+    .tp_traverse = (traverseproc)recorder_traverse,
+    .tp_clear = (inquiry)recorder_clear,
+    .tp_dealloc = (destructor)recorder_dealloc,
+    .tp_doc = "What moderngl's factory and release wrappers need to keep the ledger's live table.",
+};
+
+/* A wrapped method: Factory(original, recorder) or Release(original, recorder). */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *original;
+    Recorder *recorder;
+} Wrapper;
+
+static int wrapper_traverse(Wrapper *self, visitproc visit, void *arg) {
+    Py_VISIT(self->original);
+    Py_VISIT(self->recorder);
+    return 0;
+}
+
+static int wrapper_clear(Wrapper *self) {
+    Py_CLEAR(self->original);
+    Py_CLEAR(self->recorder);
+    return 0;
+}
+
+static void wrapper_dealloc(Wrapper *self) {
+    PyObject_GC_UnTrack(self);
+    wrapper_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *factory_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    Wrapper *wrapper = (Wrapper *)self;
+    PyObject *made = PyObject_Vectorcall(wrapper->original, args, nargsf, kwnames);
+    if (made == NULL) return NULL;
+    if (record_made(wrapper->recorder, made, PyEval_GetFrame()) < 0) keep_error(wrapper->recorder);
+    return made;
+}
+
+static PyObject *release_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    Wrapper *wrapper = (Wrapper *)self;
+    Recorder *recorder = wrapper->recorder;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *record = NULL;
+    if (nargs >= 1) {
+        if (lookup_attribute(args[0], recorder->attribute, &record) < 0) {
+            PyErr_Clear();
+        } else if (record != NULL && PyObject_DelAttr(args[0], recorder->attribute) < 0) {
+            PyErr_Clear();
+        }
+    }
+    PyObject *result = PyObject_Vectorcall(wrapper->original, args, nargsf, kwnames);
+    if (result == NULL || record == NULL || !PyObject_TypeCheck(record, (PyTypeObject *)recorder->record_type)) {
+        Py_XDECREF(record);
+        return result;
+    }
+    PyObject *key = slot_get(record, recorder->slots[SLOT_KEY]);
+    PyObject *kind = slot_get(record, recorder->slots[SLOT_KIND]);
+    if (key != NULL && kind != NULL) {
+        PyObject *found = PyDict_GetItemWithError(recorder->live, key);
+        if (found == record) {
+            if (PyDict_DelItem(recorder->live, key) < 0 || add_count(recorder->deleted, kind, 1) < 0)
+                keep_error(recorder);
+        } else if (found == NULL && PyErr_Occurred()) {
+            keep_error(recorder);
+        }
+    }
+    Py_DECREF(record);
+    return result;
+}
+
+static PyObject *wrapper_get(PyObject *self, PyObject *instance, PyObject *owner) {
+    if (instance == NULL || instance == Py_None) return Py_NewRef(self);
+    return PyMethod_New(self, instance);
+}
+
+static PyObject *wrapper_wrapped(Wrapper *self, void *closure) { return Py_NewRef(self->original); }
+
+static PyObject *wrapper_attribute(Wrapper *self, void *closure) {
+    return PyObject_GetAttrString(self->original, (const char *)closure);
+}
+
+static PyGetSetDef wrapper_getset[] = {
+    {"__wrapped__", (getter)wrapper_wrapped, NULL, "The method this one wraps.", NULL},
+    {"__name__", (getter)wrapper_attribute, NULL, NULL, "__name__"},
+    {"__qualname__", (getter)wrapper_attribute, NULL, NULL, "__qualname__"},
+    {"__doc__", (getter)wrapper_attribute, NULL, NULL, "__doc__"},
+    {NULL},
+};
+
+static PyObject *wrapper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    PyObject *original;
+    PyObject *recorder;
+    if (!PyArg_ParseTuple(args, "OO!", &original, &RecorderType, &recorder)) return NULL;
+    if (!PyCallable_Check(original)) {
+        PyErr_SetString(PyExc_TypeError, "the wrapped method must be callable");
+        return NULL;
+    }
+    Wrapper *self = (Wrapper *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    self->original = Py_NewRef(original);
+    self->recorder = (Recorder *)Py_NewRef(recorder);
+    return (PyObject *)self;
+}
+
+static PyObject *factory_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    Wrapper *self = (Wrapper *)wrapper_new(type, args, kwargs);
+    if (self != NULL) self->vectorcall = factory_call;
+    return (PyObject *)self;
+}
+
+static PyObject *release_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    Wrapper *self = (Wrapper *)wrapper_new(type, args, kwargs);
+    if (self != NULL) self->vectorcall = release_call;
+    return (PyObject *)self;
+}
+
+#define WRAPPER_TYPE(NAME, NEW, DOC)                                                                      \
+    {                                                                                                     \
+        PyVarObject_HEAD_INIT(NULL, 0).tp_name = "pytest_glleak._speedups." NAME,                         \
+        .tp_basicsize = sizeof(Wrapper), .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |             \
+                                                     Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_METHOD_DESCRIPTOR, \
+        .tp_vectorcall_offset = offsetof(Wrapper, vectorcall), .tp_call = PyVectorcall_Call,              \
+        .tp_new = NEW, .tp_traverse = (traverseproc)wrapper_traverse, .tp_clear = (inquiry)wrapper_clear,  \
+        .tp_dealloc = (destructor)wrapper_dealloc, .tp_descr_get = wrapper_get, .tp_getset = wrapper_getset, \
+        .tp_doc = DOC,                                                                                    \
+    }
+
+static PyTypeObject FactoryType = WRAPPER_TYPE("Factory", factory_new,
+                                               "Factory(original, recorder): a moderngl Context method that "
+                                               "records the object it returns.");
+static PyTypeObject ReleaseType = WRAPPER_TYPE("Release", release_new,
+                                               "Release(original, recorder): a moderngl object's release() "
+                                               "that ends its record.");
+
+/* --- module -------------------------------------------------------------------------------------- */
+static PyMethodDef speedups_methods[] = {
+    {"current_function", (PyCFunction)current_function, METH_O,
+     "current_function(address) -> a no-argument callable for the C function at address (returns a "
+     "pointer, as an int)."},
+    {"capture", (PyCFunction)(void (*)(void))capture, METH_FASTCALL | METH_KEYWORDS,
+     "capture(depth, frame=None, imports=False) -> site: pytest_glleak.sites.capture in C."},
+    {"configure_sites", configure_sites, METH_VARARGS,
+     "configure_sites(frame_class, classify, interned, intern, capture, USER, RUNNER): the tables of "
+     "pytest_glleak.sites."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT, "pytest_glleak._speedups", "C versions of the ledger's hottest paths.", -1,
+    speedups_methods,
+};
+
+static int intern_strings(void) {
+#define INTERN(VARIABLE, TEXT) \
+    if ((VARIABLE = PyUnicode_InternFromString(TEXT)) == NULL) return -1;
+    INTERN(str_dict, "__dict__")
+    INTERN(str_glo, "_glo")
+    INTERN(str_stack_depth, "stack_depth")
+    INTERN(str_test_thread, "test_thread")
+    INTERN(str_test, "test")
+    INTERN(str_phase, "phase")
+    INTERN(str_owner, "owner")
+    INTERN(str_seq, "_seq")
+    INTERN(str_thread_owner, "_thread_owner")
+    INTERN(str_thread, "thread")
+    INTERN(str_group, "group")
+    INTERN(str_group_slot, "group_slot")
+    INTERN(str_own_slot, "own_slot")
+    INTERN(str_key, "key")
+    INTERN(str_kind, "kind")
+    INTERN(str_size, "_size")
+    INTERN(str_components, "_components")
+    INTERN(str_dtype, "_dtype")
+    INTERN(str_depth, "_depth")
+    INTERN(str_samples, "_samples")
+#undef INTERN
+    return 0;
+}
+
+PyMODINIT_FUNC PyInit__speedups(void) {
+    if (intern_strings() < 0) return NULL;
+    if (empty_site == NULL && (empty_site = PyTuple_New(0)) == NULL) return NULL;
+    PyTypeObject *types[] = {&CurrentFunctionType, &RecorderType, &FactoryType, &ReleaseType};
+    for (size_t index = 0; index < sizeof(types) / sizeof(types[0]); index++) {
+        if (PyType_Ready(types[index]) < 0) return NULL;
+    }
+    PyObject *module = PyModule_Create(&speedups_module);
+    if (module == NULL) return NULL;
+    if (PyModule_AddObjectRef(module, "Recorder", (PyObject *)&RecorderType) < 0 ||
+        PyModule_AddObjectRef(module, "Factory", (PyObject *)&FactoryType) < 0 ||
+        PyModule_AddObjectRef(module, "Release", (PyObject *)&ReleaseType) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

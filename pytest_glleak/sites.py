@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from types import CodeType, FrameType
 from typing import Any
 
+from pytest_glleak import speedups
 from pytest_glleak.findings import Frame
 
 #: A creation site: innermost frame first, as alternating code objects and instruction offsets.
@@ -309,4 +310,18 @@ def frame_text(frame: Mapping[str, Any]) -> str:
     return f"{frame.get('file', '<unknown>')}:{frame.get('line', 0)} in {frame.get('function', '?')}()"
 
 
+def _intern_walked(identity: tuple[int, ...], depth: int, frame: FrameType | None) -> Site:
+    """The C capture's miss: the site of the frames it keyed as ``identity``."""
+    return _intern(identity, _collect(depth, frame))
+
+
 refresh_skipped()
+
+if speedups.native is not None:
+    # The same walk and the same tables, in C (see pytest_glleak/_speedups.c); imports=True and
+    # unusual depths go back to the Python version.
+    _capture_python = capture
+    speedups.native.configure_sites(
+        _frame_class, _classify, _interned, _intern_walked, _capture_python, USER, RUNNER
+    )
+    capture = speedups.native.capture

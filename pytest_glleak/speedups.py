@@ -7,6 +7,7 @@ the same records. No pytest imports.
 
 from __future__ import annotations
 
+import importlib
 import os
 from types import ModuleType
 
@@ -20,10 +21,10 @@ def _load() -> tuple[ModuleType | None, str]:
     if os.environ.get(PURE_PYTHON_VARIABLE, "") not in ("", "0"):
         return None, f"{PURE_PYTHON_VARIABLE} is set"
     try:
-        from pytest_glleak import _speedups  # type: ignore[attr-defined]
+        module = importlib.import_module("pytest_glleak._speedups")
     except ImportError as exc:
         return None, f"not built ({exc})"
-    return _speedups, ""
+    return module, ""
 
 
 native, why_pure = _load()

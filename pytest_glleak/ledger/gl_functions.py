@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, cast
 
+from pytest_glleak import speedups
 from pytest_glleak.ledger import registry
 
 __all__ = ["DELETERS", "bound_object", "current_context_function", "gl_function", "is_function"]
@@ -59,7 +60,8 @@ def bound_object(query: int) -> int:
 
 
 def current_context_function(platform_function: Callable[[], Any]) -> Callable[[], Any]:
-    """PyOpenGL's ``eglGetCurrentContext``/``glXGetCurrentContext`` re-bound to keep the GIL.
+    """PyOpenGL's ``eglGetCurrentContext``/``glXGetCurrentContext`` re-bound to keep the GIL (called from C
+    by the accelerator where it is built).
 
     The ledger asks it on every recorded GL call; the thread-local read behind it is cheaper than the
     GIL release and re-take of a plain ctypes call. The platform's own function is kept when its address
@@ -73,6 +75,15 @@ def current_context_function(platform_function: Callable[[], Any]) -> Callable[[
             return platform_function
     except Exception:
         return platform_function
+    native = speedups.native
+    if native is not None:
+        # The C accelerator calls the same function without ctypes' argument machinery.
+        try:
+            fast = native.current_function(ctypes.cast(bare, ctypes.c_void_p).value)
+            if fast() == (bare() or 0):
+                return cast("Callable[[], Any]", fast)
+        except Exception:
+            pass
     return cast("Callable[[], Any]", bare)
 
 

@@ -28,9 +28,10 @@ import importlib
 import sys
 from typing import TYPE_CHECKING, Any
 
-from pytest_glleak import sites
+from pytest_glleak import sites, speedups
 from pytest_glleak.ledger import registry
-from pytest_glleak.ledger.records import LIVE, SLOT_SHIFT, LiveObject
+from pytest_glleak.ledger.contexts import ContextEntry
+from pytest_glleak.ledger.records import LIVE, NAMESPACE_BITS, SHARED, SLOT_SHIFT, LiveObject
 from pytest_glleak.ledger.trampolines import Trampolines
 
 if TYPE_CHECKING:
@@ -230,9 +231,14 @@ class ModernglHooks:
         attribute = _RECORD_ATTRIBUTE.format(id(self))
         originals: dict[tuple[Any, str], Any] = {}
         context_class = module.Context
+        native = self._native_recorder(kinds, attribute)
         for method_name in _FACTORIES:
             original = context_class.__dict__.get(method_name)
             if original is None or not callable(original):
+                continue
+            originals[(context_class, method_name)] = original
+            if native is not None:
+                setattr(context_class, method_name, speedups.native.Factory(original, native))  # type: ignore[union-attr]
                 continue
 
             def factory(*args: Any, __original: Any = original, **kwargs: Any) -> Any:
@@ -260,12 +266,15 @@ class ModernglHooks:
             factory.__name__ = method_name
             factory.__qualname__ = f"Context.{method_name}"
             factory.__doc__ = getattr(original, "__doc__", None)
-            originals[(context_class, method_name)] = original
             setattr(context_class, method_name, factory)
 
         for object_class in kinds:
             original = object_class.__dict__.get("release")
             if original is None or not callable(original):
+                continue
+            originals[(object_class, "release")] = original
+            if native is not None:
+                setattr(object_class, "release", speedups.native.Release(original, native))  # type: ignore[union-attr]  # noqa: B010
                 continue
 
             def release(made: Any, __original: Any = original) -> None:
@@ -280,7 +289,6 @@ class ModernglHooks:
             release.__name__ = "release"
             release.__qualname__ = f"{object_class.__name__}.release"
             release.__doc__ = getattr(original, "__doc__", None)
-            originals[(object_class, "release")] = original
             setattr(object_class, "release", release)  # noqa: B010  (a class mypy knows only as type)
 
         gc = context_class.__dict__.get("gc")
@@ -312,6 +320,36 @@ class ModernglHooks:
             originals[(buffer_class, "orphan")] = orphan
             buffer_class.orphan = resize
         return originals
+
+    def _native_recorder(self, kinds: dict[type, str], attribute: str) -> Any:
+        """The C accelerator's recorder for these classes (the same records as the Python wrappers, for
+        a fraction of their cost), or None where it is not built."""
+        native = speedups.native
+        if native is None:
+            return None
+        ledger = self.ledger
+        interceptor = ledger.interceptor
+        table = {
+            object_class: (kind, kind in SHARED, NAMESPACE_BITS[kind], object_class.__name__)
+            for object_class, kind in kinds.items()
+        }
+        return native.Recorder(
+            ledger=ledger,
+            current=ledger._current,
+            kinds=table,
+            contexts=ledger._contexts,
+            register=ledger._register,
+            live=ledger._live,
+            created=ledger._created,
+            deleted=ledger._deleted,
+            next_seq=getattr(ledger._next_seq, "__self__", ledger._next_seq),  # the count, not its __next__
+            record_type=ModernglObject,
+            attribute=attribute,
+            suspended=interceptor._suspended if interceptor is not None else None,
+            errors=self.errors,
+            state=LIVE,
+            entry_type=ContextEntry,
+        )
 
     def forget_collected(self) -> None:
         """After ``Context.gc()``: the current context's moderngl objects the driver no longer knows."""
