@@ -20,6 +20,8 @@ from pytest_glleak import speedups
 # Read when this module is imported, as speedups.py reads it (the autouse fixture runs later).
 PURE_PYTHON_REQUESTED = os.environ.get(speedups.PURE_PYTHON_VARIABLE, "") not in ("", "0")
 IN_CI = bool(os.environ.get("CI"))
+# _speedups.c stops with #error below CPython 3.11 (PyFrame_GetLasti, PyFrame_GetBack): pure Python there.
+BUILDABLE = sys.implementation.name == "cpython" and sys.version_info >= (3, 11)
 
 
 def _loaded_in_a_fresh_interpreter(pure_python: str | None) -> tuple[str, str]:
@@ -36,6 +38,7 @@ def _loaded_in_a_fresh_interpreter(pure_python: str | None) -> tuple[str, str]:
 
 
 @pytest.mark.skipif(PURE_PYTHON_REQUESTED, reason="PYTEST_GLLEAK_PURE_PYTHON is set: pure Python on purpose")
+@pytest.mark.skipif(not BUILDABLE, reason="the C accelerator needs CPython 3.11+")
 @pytest.mark.skipif(not IN_CI, reason="CI is not set (outside CI the accelerator may be missing)")
 def test_ci_runs_the_suite_on_the_built_c_accelerator() -> None:
     assert speedups.native is not None, (
