@@ -672,13 +672,9 @@ static PyObject *release_call(PyObject *self, PyObject *const *args, size_t narg
     Recorder *recorder = wrapper->recorder;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     PyObject *record = NULL;
-    if (nargs >= 1) {
-        if (lookup_attribute(args[0], recorder->attribute, &record) < 0) {
-            PyErr_Clear();
-        } else if (record != NULL && PyObject_DelAttr(args[0], recorder->attribute) < 0) {
-            PyErr_Clear();
-        }
-    }
+    /* The record stays on the released object (removing the attribute costs more than the rest of the
+     * bookkeeping): a second release() finds it no longer in the live table and does nothing. */
+    if (nargs >= 1 && lookup_attribute(args[0], recorder->attribute, &record) < 0) PyErr_Clear();
     PyObject *result = PyObject_Vectorcall(wrapper->original, args, nargsf, kwnames);
     if (result == NULL || record == NULL || !PyObject_TypeCheck(record, (PyTypeObject *)recorder->record_type)) {
         Py_XDECREF(record);
