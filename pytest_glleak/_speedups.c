@@ -609,16 +609,20 @@ done:
 
 /* An error while recording never reaches the user's call: it is kept in the recorder's errors. */
 static void keep_error(Recorder *recorder) {
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *value = PyErr_GetRaisedException();
+#else
     PyObject *type, *value, *traceback;
     PyErr_Fetch(&type, &value, &traceback);
     PyErr_NormalizeException(&type, &value, &traceback);
     if (value != NULL && traceback != NULL) PyException_SetTraceback(value, traceback);
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+#endif
     if (value != NULL && PyList_GET_SIZE(recorder->errors) < 100) {
         if (PyList_Append(recorder->errors, value) < 0) PyErr_Clear();
     }
-    Py_XDECREF(type);
     Py_XDECREF(value);
-    Py_XDECREF(traceback);
 }
 
 static PyTypeObject RecorderType = {
