@@ -81,6 +81,40 @@ static PyObject *current_function(PyObject *module, PyObject *address) {
 }
 
 /* --- capture ------------------------------------------------------------------------------------- */
+/* Sites seen lately, by their frames: a hit costs no key tuple, no int objects and no hashing of
+ * Python objects. Each slot's site holds its code objects, so the pointers compared stay valid; the
+ * table is emptied whenever sites.py forgets its interned sites. */
+#define CACHE_SLOTS 256
+#define CACHE_DEPTH 8
+typedef struct {
+    int count;
+    void *codes[CACHE_DEPTH];
+    int offsets[CACHE_DEPTH];
+    PyObject *site;
+} CachedSite;
+static CachedSite site_cache[CACHE_SLOTS];
+
+static size_t site_slot(int count, void *const *codes, const int *offsets) {
+    size_t hash = (size_t)count * 0x9E3779B97F4A7C15ULL;
+    for (int index = 0; index < count; index++) {
+        hash ^= ((size_t)codes[index] >> 4) + (size_t)offsets[index] * 0x100000001B3ULL;
+        hash *= 0x9E3779B97F4A7C15ULL;
+    }
+    return (hash >> 32) % CACHE_SLOTS;
+}
+
+static void forget_cached_sites(void) {
+    for (size_t index = 0; index < CACHE_SLOTS; index++) {
+        site_cache[index].count = 0;
+        Py_CLEAR(site_cache[index].site);
+    }
+}
+
+static PyObject *forget_sites(PyObject *module, PyObject *unused) {
+    forget_cached_sites();
+    Py_RETURN_NONE;
+}
+
 /* The site of the user frames from `frame` outwards (at most `depth`), interned; new reference. */
 static PyObject *capture_frames(int depth, PyFrameObject *frame) {
     void *codes[MAX_DEPTH];
@@ -125,6 +159,14 @@ static PyObject *capture_frames(int depth, PyFrameObject *frame) {
         return NULL;
     }
     Py_XDECREF(walked);
+    CachedSite *cached = NULL;
+    if (count <= CACHE_DEPTH) {
+        cached = &site_cache[site_slot(count, codes, offsets)];
+        if (cached->site != NULL && cached->count == count &&
+            memcmp(cached->codes, codes, sizeof(void *) * count) == 0 &&
+            memcmp(cached->offsets, offsets, sizeof(int) * count) == 0)
+            return Py_NewRef(cached->site);
+    }
     PyObject *key = PyTuple_New(2 * count);
     if (key == NULL) return NULL;
     for (int index = 0; index < count; index++) {
@@ -141,21 +183,21 @@ static PyObject *capture_frames(int depth, PyFrameObject *frame) {
     }
     PyObject *site = PyDict_GetItemWithError(interned, key);
     if (site != NULL) {
-        Py_DECREF(key);
-        return Py_NewRef(site);
+        Py_INCREF(site);
+    } else if (!PyErr_Occurred()) {
+        PyObject *arguments[3] = {key, PyLong_FromLong(depth), (PyObject *)frame};
+        if (arguments[1] != NULL) {
+            site = PyObject_Vectorcall(intern_site, arguments, 3, NULL);
+            Py_DECREF(arguments[1]);
+        }
     }
-    if (PyErr_Occurred()) {
-        Py_DECREF(key);
-        return NULL;
-    }
-    PyObject *arguments[3] = {key, PyLong_FromLong(depth), (PyObject *)frame};
-    if (arguments[1] == NULL) {
-        Py_DECREF(key);
-        return NULL;
-    }
-    site = PyObject_Vectorcall(intern_site, arguments, 3, NULL);
-    Py_DECREF(arguments[1]);
     Py_DECREF(key);
+    if (site != NULL && cached != NULL && PyTuple_CheckExact(site) && PyTuple_GET_SIZE(site) == 2 * count) {
+        cached->count = count;
+        memcpy(cached->codes, codes, sizeof(void *) * count);
+        memcpy(cached->offsets, offsets, sizeof(int) * count);
+        Py_XSETREF(cached->site, Py_NewRef(site));
+    }
     return site;
 }
 
@@ -199,6 +241,7 @@ static PyObject *configure_sites(PyObject *module, PyObject *args) {
     Py_XSETREF(capture_python, Py_NewRef(python_capture));
     user_class = user;
     runner_class = runner;
+    forget_cached_sites();
     Py_RETURN_NONE;
 }
 
@@ -566,16 +609,20 @@ done:
 
 /* An error while recording never reaches the user's call: it is kept in the recorder's errors. */
 static void keep_error(Recorder *recorder) {
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *value = PyErr_GetRaisedException();
+#else
     PyObject *type, *value, *traceback;
     PyErr_Fetch(&type, &value, &traceback);
     PyErr_NormalizeException(&type, &value, &traceback);
     if (value != NULL && traceback != NULL) PyException_SetTraceback(value, traceback);
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+#endif
     if (value != NULL && PyList_GET_SIZE(recorder->errors) < 100) {
         if (PyList_Append(recorder->errors, value) < 0) PyErr_Clear();
     }
-    Py_XDECREF(type);
     Py_XDECREF(value);
-    Py_XDECREF(traceback);
 }
 
 static PyTypeObject RecorderType = {
@@ -629,13 +676,9 @@ static PyObject *release_call(PyObject *self, PyObject *const *args, size_t narg
     Recorder *recorder = wrapper->recorder;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     PyObject *record = NULL;
-    if (nargs >= 1) {
-        if (lookup_attribute(args[0], recorder->attribute, &record) < 0) {
-            PyErr_Clear();
-        } else if (record != NULL && PyObject_DelAttr(args[0], recorder->attribute) < 0) {
-            PyErr_Clear();
-        }
-    }
+    /* The record stays on the released object (removing the attribute costs more than the rest of the
+     * bookkeeping): a second release() finds it no longer in the live table and does nothing. */
+    if (nargs >= 1 && lookup_attribute(args[0], recorder->attribute, &record) < 0) PyErr_Clear();
     PyObject *result = PyObject_Vectorcall(wrapper->original, args, nargsf, kwnames);
     if (result == NULL || record == NULL || !PyObject_TypeCheck(record, (PyTypeObject *)recorder->record_type)) {
         Py_XDECREF(record);
@@ -727,6 +770,7 @@ static PyMethodDef speedups_methods[] = {
      "pointer, as an int)."},
     {"capture", (PyCFunction)(void (*)(void))capture, METH_FASTCALL | METH_KEYWORDS,
      "capture(depth, frame=None, imports=False) -> site: pytest_glleak.sites.capture in C."},
+    {"forget_sites", forget_sites, METH_NOARGS, "Empty the table of recent sites (sites.py forgot its own)."},
     {"configure_sites", configure_sites, METH_VARARGS,
      "configure_sites(frame_class, classify, interned, intern, capture, USER, RUNNER): the tables of "
      "pytest_glleak.sites."},

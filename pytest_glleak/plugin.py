@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_glleak import hooks, marks
+from pytest_glleak import hooks, marks, speedups
 from pytest_glleak import settings as settings_module
 from pytest_glleak.errors import PASS_THROUGH, InternalErrors, UnsupportedDependency, plugin_error
 from pytest_glleak.gl import (
@@ -140,6 +140,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         lines = [f"{prefix}, no GL context: {exc}"]
     else:
         lines = [f"{prefix}, {context.describe()}"]
+    if speedups.native is None:
+        lines.append(f"glleak: recording in pure Python, without the C accelerator ({speedups.why_pure})")
     env = environment(config, provider, resolved)
     return lines + report_header_lines(resolved, config.stash[baseline_key], env)
 

@@ -205,6 +205,8 @@ def _forget_interned() -> None:
     _interned.clear()
     _by_id.clear()
     _formatted.clear()
+    if speedups.native is not None:
+        speedups.native.forget_sites()
 
 
 def made_at_import(site: Site) -> bool:

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from pytest_glleak import speedups
+
 
 def _line(pytester: pytest.Pytester, name: str, tag: str) -> int:
     text = (pytester.path / name).read_text()
@@ -16,16 +18,28 @@ def _line(pytester: pytest.Pytester, name: str, tag: str) -> int:
 
 
 @pytest.mark.parametrize(
-    "workers", [0, pytest.param(2, marks=pytest.mark.xdist)], ids=["in-process", "xdist-2"]
+    ("workers", "pure"),
+    [(0, False), pytest.param(2, False, marks=pytest.mark.xdist), (0, True)],
+    ids=["in-process", "xdist-2", "pure-python"],
 )
 def test_moderngl_standalone_objects_kept_alive_leak_with_kind_and_line(
-    pytester: pytest.Pytester, workers: int
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: int, pure: bool
 ) -> None:
     pytest.importorskip("moderngl")
     pytester.copy_example("moderngl/test_standalone.py")
+    if pure:  # the same verdicts from the pure-Python recording, and the header says which ran
+        monkeypatch.setenv("PYTEST_GLLEAK_PURE_PYTHON", "1")
+    else:
+        monkeypatch.delenv("PYTEST_GLLEAK_PURE_PYTHON", raising=False)
     xdist = ("-n", str(workers), "-p", "xdist") if workers else ()
     result = pytester.runpytest("-p", "no:randomly", *xdist)
     result.assert_outcomes(passed=3, errors=3)
+    if pure:
+        result.stdout.fnmatch_lines(
+            ["glleak: recording in pure Python, without the C accelerator (PYTEST_GLLEAK_PURE_PYTHON is set)"]
+        )
+    elif speedups.native is not None:
+        result.stdout.no_fnmatch_line("glleak: recording in pure Python*")
     name = "test_standalone.py"
     result.stdout.fnmatch_lines_random(
         [

@@ -1,0 +1,188 @@
+"""The C accelerator's pure parts against their Python twins: the site capture and the current-context call.
+
+Skipped where ``pytest_glleak._speedups`` is not built (or ``PYTEST_GLLEAK_PURE_PYTHON`` is set); the GL
+parts (moderngl's factories and ``release()``) are compared in ``tests/e2e/test_speedups_gl.py``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from pytest_glleak import sites, speedups
+
+native: Any = speedups.native
+pytestmark = pytest.mark.skipif(
+    native is None, reason=f"the C accelerator is not in use: {speedups.why_pure}"
+)
+
+
+def _nested(depth: int, *functions: Any) -> list[Any]:
+    """Each function called with the same innermost frame, from the same instruction of every frame."""
+    if depth:
+        return _nested(depth - 1, *functions)
+    return [function(sys._getframe()) for function in functions]
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 6, 8, 9, 64, 65, 200])
+def test_the_c_capture_returns_the_very_site_the_python_capture_interns(depth: int) -> None:
+    python_site, c_site, again = _nested(
+        12,
+        lambda frame: sites._capture_python(depth, frame),
+        lambda frame: sites.capture(depth, frame),
+        lambda frame: sites.capture(depth, frame),
+    )
+    assert c_site is python_site  # one interned tuple, whichever walked
+    assert again is python_site  # a hit of the table of recent sites
+    # the comprehension, 13 frames of _nested and this test's; then pytest's frames end the walk
+    assert len(c_site) == 2 * min(depth, 15)
+
+
+def test_the_c_capture_stops_at_the_test_runner_and_skips_library_frames() -> None:
+    site = sites.capture(50)
+    functions = sites.functions(site)
+    assert functions == ["test_the_c_capture_stops_at_the_test_runner_and_skips_library_frames"]
+
+
+def test_imports_and_odd_arguments_go_to_the_python_capture() -> None:
+    python_site, c_site = _nested(
+        2,
+        lambda frame: sites._capture_python(4, frame, imports=True),
+        lambda frame: sites.capture(4, frame, imports=True),
+    )
+    assert c_site == python_site
+    frame = sys._getframe()
+    assert sites.capture(0, frame) == () == sites.capture(-3, frame)
+    with pytest.raises(TypeError):
+        sites.capture("deep", frame)  # type: ignore[arg-type]
+
+
+def test_forgetting_interned_sites_empties_the_c_table_too() -> None:
+    def capture_twice(frame: FrameType) -> tuple[Any, Any]:
+        before = sites.capture(3, frame)
+        sites._forget_interned()
+        return before, sites.capture(3, frame)
+
+    [(before, after)] = _nested(1, capture_twice)
+    assert after == before
+    assert after is not before  # not served from a table that outlived the intern table
+    assert sites._by_id.get(id(after)) is after
+
+
+def test_current_function_calls_the_c_function_at_the_address() -> None:
+    answers = [0x1234, 0]
+    callback = ctypes.CFUNCTYPE(ctypes.c_void_p)(lambda: answers[0])
+    function = native.current_function(ctypes.cast(callback, ctypes.c_void_p).value)
+    assert function() == 0x1234
+    answers[0] = 0
+    assert function() == 0  # a null pointer is 0, never None
+    with pytest.raises(TypeError):
+        function(1)
+    with pytest.raises(ValueError):
+        native.current_function(0)
+
+
+def test_recorder_rejects_a_record_type_without_the_slots_it_writes() -> None:
+    class NotARecord:
+        pass
+
+    from pytest_glleak.ledger import Ledger
+    from pytest_glleak.ledger.contexts import ContextEntry
+
+    ledger = Ledger()
+    with pytest.raises((TypeError, AttributeError)):
+        native.Recorder(
+            ledger=ledger,
+            current=int,
+            kinds={},
+            contexts={},
+            register=ledger._register,
+            live={},
+            created={},
+            deleted={},
+            next_seq=iter(range(10)),
+            record_type=NotARecord,
+            attribute="_record",
+            suspended=None,
+            errors=[],
+            state=1,
+            entry_type=ContextEntry,
+        )
+
+
+def test_factory_and_release_bind_like_methods_and_keep_the_original() -> None:
+    from pytest_glleak.ledger import Ledger
+    from pytest_glleak.ledger.contexts import ContextEntry
+    from pytest_glleak.ledger.moderngl_hooks import ModernglObject
+
+    class Made:
+        def __init__(self, name: int) -> None:
+            self._glo = name
+            self._size = (4, 4)
+            self._components = 4
+            self._dtype = "f1"
+            self._depth = False
+            self._samples = 0
+            self.released = 0
+
+        def release(self) -> None:
+            """Release it."""
+            self.released += 1
+
+    class Maker:
+        def make(self, name: int) -> Made:
+            """Make one."""
+            return Made(name)
+
+    ledger = Ledger(stack_depth=2)
+    ledger.test, ledger.phase = "t.py::test", "call"
+    errors: list[BaseException] = []
+    recorder = native.Recorder(
+        ledger=ledger,
+        current=lambda: 7,
+        kinds={Made: ("texture", True, 0, "Texture")},
+        contexts=ledger._contexts,
+        register=ledger._register,
+        live=ledger._live,
+        created=ledger._created,
+        deleted=ledger._deleted,
+        next_seq=ledger._next_seq,
+        record_type=ModernglObject,
+        attribute="_record",
+        suspended={},
+        errors=errors,
+        state=1,
+        entry_type=ContextEntry,
+    )
+    factory = native.Factory(Maker.make, recorder)
+    release = native.Release(Made.release, recorder)
+    assert (factory.__wrapped__, factory.__name__, factory.__doc__) == (Maker.make, "make", "Make one.")
+    Maker.make = factory  # type: ignore[method-assign]
+    Made.release = release  # type: ignore[method-assign]
+    made = Maker().make(5)  # the creation site
+    [record] = ledger.live("texture")
+    assert (record.name, record.test, record.phase, record.label, record.nbytes) == (
+        5,
+        "t.py::test",
+        "call",
+        "moderngl.Texture 4x4 RGBA8",
+        64,
+    )
+    assert (
+        record.create_site[0]["function"]
+        == "test_factory_and_release_bind_like_methods_and_keep_the_original"
+    )
+    assert ledger._contexts[7].group == record.context
+    made.release()
+    made.release()
+    assert (made.released, ledger.live("texture"), ledger._deleted["texture"], errors) == (2, [], 1, [])
+    Maker().make(0)  # name 0: nothing made, nothing recorded
+    assert ledger.live() == []
+    broken = native.Factory(lambda: Made(9), recorder)  # a recorder error never reaches the caller
+    ledger.stack_depth = "deep"  # type: ignore[assignment]
+    assert broken()._glo == 9
+    assert len(errors) == 1 and isinstance(errors[0], TypeError)
