@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+import threading
 from types import FrameType
 from typing import Any
 
@@ -184,6 +185,19 @@ def test_factory_and_release_bind_like_methods_and_keep_the_original() -> None:
     assert (made.released, ledger.live("texture"), ledger._deleted["texture"], errors) == (2, [], 1, [])
     Maker().make(0)  # name 0: nothing made, nothing recorded
     assert ledger.live() == []
+    for depth, frames in ((0, 0), (100, 1)):  # no site; a depth past the C walk's limit (the Python walk)
+        ledger.stack_depth = depth
+        deep = Maker().make(6 + depth)
+        [record] = ledger.live("texture")
+        assert len(record.create_site) == frames
+        deep.release()
+    ledger.stack_depth = 2
+    made_in_thread: list[Made] = []
+    thread = threading.Thread(target=lambda: made_in_thread.append(Maker().make(8)))
+    thread.start()
+    thread.join()
+    [record] = ledger.live("texture")
+    assert (record.phase, record.owner, record.test, record.thread) == ("thread", "session", "", thread.ident)
     broken = native.Factory(lambda: Made(9), recorder)  # a recorder error never reaches the caller
     ledger.stack_depth = "deep"  # type: ignore[assignment]
     assert broken()._glo == 9
