@@ -38,7 +38,7 @@ static long user_class = 0, runner_class = 2;
 
 static PyObject *str_dict, *str_glo, *str_stack_depth, *str_test_thread, *str_test, *str_phase,
     *str_owner, *str_seq, *str_thread_owner, *str_thread, *str_group, *str_group_slot, *str_own_slot,
-    *str_key, *str_kind, *str_size, *str_components, *str_dtype, *str_depth, *str_samples;
+    *str_size, *str_components, *str_dtype, *str_depth, *str_samples;
 
 /* --- current_function ---------------------------------------------------------------------------- */
 typedef void *(*pointer_function)(void);
@@ -246,12 +246,21 @@ static PyObject *configure_sites(PyObject *module, PyObject *args) {
 }
 
 /* --- moderngl: Recorder, Factory, Release -------------------------------------------------------- */
+#define MAX_CLASSES 32
+typedef struct {
+    PyTypeObject *type;
+    PyObject *kind;
+    int shared;
+    long long namespace_bits;
+    PyObject *class_name;
+} KindInfo;
+
 /* What a Factory needs to record one moderngl object (moderngl_hooks.ModernglHooks builds it). */
 typedef struct {
     PyObject_HEAD
     PyObject *ledger;      /* stack_depth, test_thread, test, phase, owner, _seq, _thread_owner() */
     PyObject *current;     /* CurrentFunction or any callable */
-    PyObject *kinds;       /* dict: moderngl class -> (kind, shared, namespace bits, class name) */
+    PyObject *kinds;       /* dict: moderngl class -> (kind, shared, namespace bits, class name); unpacked in classes */
     PyObject *contexts;    /* dict: handle -> ContextEntry */
     PyObject *register_;   /* callable(handle, None) -> ContextEntry */
     PyObject *live;        /* dict: key -> record */
@@ -267,6 +276,9 @@ typedef struct {
     PyObject *entry_type;  /* ContextEntry: group, group_slot and own_slot read at their offsets */
     PyMemberDef *slots[13];
     PyMemberDef *entry_slots[3];
+    /* `kinds`, checked and unpacked once (its dict keeps every object here alive) */
+    Py_ssize_t class_count;
+    KindInfo classes[MAX_CLASSES];
 } Recorder;
 
 enum {
@@ -360,6 +372,32 @@ static int recorder_init(Recorder *self, PyObject *args, PyObject *kwargs) {
         if ((self->entry_slots[index] = object_slot((PyTypeObject *)values[14], entry_names[index])) == NULL)
             return -1;
     }
+    PyObject *classes = values[2];
+    if (PyDict_GET_SIZE(classes) > MAX_CLASSES) {
+        PyErr_SetString(PyExc_ValueError, "Recorder(): too many classes in kinds");
+        return -1;
+    }
+    Py_ssize_t position = 0, count = 0;
+    PyObject *type, *info;
+    self->class_count = 0; /* until self->kinds holds the dict the entries point into */
+    while (PyDict_Next(classes, &position, &type, &info)) {
+        if (!PyType_Check(type) || !PyTuple_Check(info) || PyTuple_GET_SIZE(info) != 4 ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(info, 0)) || !PyUnicode_Check(PyTuple_GET_ITEM(info, 3))) {
+            PyErr_SetString(PyExc_TypeError, "Recorder(): kinds maps classes to (kind, shared, bits, class name)");
+            return -1;
+        }
+        KindInfo *entry = &self->classes[count++];
+        entry->type = (PyTypeObject *)type;
+        entry->kind = PyTuple_GET_ITEM(info, 0);
+        entry->class_name = PyTuple_GET_ITEM(info, 3);
+        entry->shared = PyObject_IsTrue(PyTuple_GET_ITEM(info, 1));
+        entry->namespace_bits = PyLong_AsLongLong(PyTuple_GET_ITEM(info, 2));
+        if (entry->shared < 0 || (entry->namespace_bits == -1 && PyErr_Occurred())) return -1;
+        if (entry->namespace_bits < 0) {
+            PyErr_SetString(PyExc_ValueError, "Recorder(): negative namespace bits");
+            return -1;
+        }
+    }
     PyObject *ledger_dict = PyObject_GetAttr(values[0], str_dict);
     if (ledger_dict == NULL) return -1;
     if (!PyDict_Check(ledger_dict)) {
@@ -371,6 +409,7 @@ static int recorder_init(Recorder *self, PyObject *args, PyObject *kwargs) {
     Py_XSETREF(self->ledger, Py_NewRef(values[0]));
     Py_XSETREF(self->current, Py_NewRef(values[1]));
     Py_XSETREF(self->kinds, Py_NewRef(values[2]));
+    self->class_count = count;
     Py_XSETREF(self->contexts, Py_NewRef(values[3]));
     Py_XSETREF(self->register_, Py_NewRef(values[4]));
     Py_XSETREF(self->live, Py_NewRef(values[5]));
@@ -448,16 +487,17 @@ static int add_count(PyObject *table, PyObject *kind, long amount) {
 
 /* Record `made` (a moderngl object just returned by a factory); 0: recorded or nothing to record. */
 static int record_made(Recorder *self, PyObject *made, PyFrameObject *frame) {
-    PyObject *info = PyDict_GetItemWithError(self->kinds, (PyObject *)Py_TYPE(made));
-    if (info == NULL) return PyErr_Occurred() ? -1 : 0;
-    if (!PyTuple_Check(info) || PyTuple_GET_SIZE(info) != 4) {
-        PyErr_SetString(PyExc_TypeError, "Recorder: kinds values must be (kind, shared, bits, class name)");
-        return -1;
+    KindInfo *info = NULL;
+    for (Py_ssize_t index = 0; index < self->class_count; index++) {
+        if (self->classes[index].type == Py_TYPE(made)) {
+            info = &self->classes[index];
+            break;
+        }
     }
-    PyObject *kind = PyTuple_GET_ITEM(info, 0);
-    int shared = PyObject_IsTrue(PyTuple_GET_ITEM(info, 1));
-    long long namespace_bits = PyLong_AsLongLong(PyTuple_GET_ITEM(info, 2));
-    if (shared < 0 || (namespace_bits == -1 && PyErr_Occurred())) return -1;
+    if (info == NULL) return 0; /* not a class the ledger records */
+    PyObject *kind = info->kind;
+    int shared = info->shared;
+    long long namespace_bits = info->namespace_bits;
     unsigned long thread = PyThread_get_thread_ident();
     if (self->suspended != Py_None && PyDict_GET_SIZE(self->suspended)) {
         PyObject *ident = PyLong_FromUnsignedLong(thread);
@@ -509,7 +549,7 @@ static int record_made(Recorder *self, PyObject *made, PyFrameObject *frame) {
     long long slot = PyLong_AsLongLong(slot_object);
     Py_DECREF(slot_object);
     if (slot == -1 && PyErr_Occurred()) goto done;
-    if (slot < 0 || slot > MAX_SLOT || namespace_bits < 0) {
+    if (slot < 0 || slot > MAX_SLOT) {
         PyErr_SetString(PyExc_OverflowError, "Recorder: key out of range");
         goto done;
     }
@@ -571,7 +611,7 @@ static int record_made(Recorder *self, PyObject *made, PyFrameObject *frame) {
     if (slot_steal(record, slots[SLOT_SEQ], seq) < 0 || set_seq < 0) goto done;
     PyObject *storage = PyTuple_New(6);
     if (storage == NULL) goto done;
-    PyTuple_SET_ITEM(storage, 0, Py_NewRef(PyTuple_GET_ITEM(info, 3)));
+    PyTuple_SET_ITEM(storage, 0, Py_NewRef(info->class_name));
     PyObject *storage_keys[5] = {str_size, str_components, str_dtype, str_depth, str_samples};
     for (int index = 0; index < 5; index++) {
         PyObject *value = NULL;
@@ -798,8 +838,6 @@ static int intern_strings(void) {
     INTERN(str_group, "group")
     INTERN(str_group_slot, "group_slot")
     INTERN(str_own_slot, "own_slot")
-    INTERN(str_key, "key")
-    INTERN(str_kind, "kind")
     INTERN(str_size, "_size")
     INTERN(str_components, "_components")
     INTERN(str_dtype, "_dtype")

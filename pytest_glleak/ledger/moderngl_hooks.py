@@ -231,14 +231,15 @@ class ModernglHooks:
         attribute = _RECORD_ATTRIBUTE.format(id(self))
         originals: dict[tuple[Any, str], Any] = {}
         context_class = module.Context
-        native = self._native_recorder(kinds, attribute)
+        accelerator: Any = speedups.native
+        native = self._native_recorder(accelerator, kinds, attribute)
         for method_name in _FACTORIES:
             original = context_class.__dict__.get(method_name)
             if original is None or not callable(original):
                 continue
             originals[(context_class, method_name)] = original
             if native is not None:
-                setattr(context_class, method_name, speedups.native.Factory(original, native))  # type: ignore[union-attr]
+                setattr(context_class, method_name, accelerator.Factory(original, native))
                 continue
 
             def factory(*args: Any, __original: Any = original, **kwargs: Any) -> Any:
@@ -274,11 +275,12 @@ class ModernglHooks:
                 continue
             originals[(object_class, "release")] = original
             if native is not None:
-                setattr(object_class, "release", speedups.native.Release(original, native))  # type: ignore[union-attr]  # noqa: B010
+                setattr(object_class, "release", accelerator.Release(original, native))  # noqa: B010
                 continue
 
             def release(made: Any, __original: Any = original) -> None:
-                record: Any = made.__dict__.pop(attribute, None)
+                # The record stays on the object: a second release() no longer finds it live.
+                record: Any = made.__dict__.get(attribute)
                 __original(made)
                 if record is not None:
                     key, kind = record.key, record.kind
@@ -321,10 +323,9 @@ class ModernglHooks:
             buffer_class.orphan = resize
         return originals
 
-    def _native_recorder(self, kinds: dict[type, str], attribute: str) -> Any:
+    def _native_recorder(self, native: Any, kinds: dict[type, str], attribute: str) -> Any:
         """The C accelerator's recorder for these classes (the same records as the Python wrappers, for
         a fraction of their cost), or None where it is not built."""
-        native = speedups.native
         if native is None:
             return None
         ledger = self.ledger
