@@ -36,8 +36,7 @@ static PyObject *capture_python; /* the Python capture, for imports=True and dee
 static PyObject *empty_site;     /* () */
 static long user_class = 0, runner_class = 2;
 
-static PyObject *str_dict, *str_glo, *str_stack_depth, *str_test_thread, *str_test, *str_phase,
-    *str_owner, *str_seq, *str_thread_owner, *str_thread, *str_group, *str_group_slot, *str_own_slot,
+static PyObject *str_dict, *str_glo, *str_stamp, *str_thread_owner, *str_thread, *str_group, *str_group_slot, *str_own_slot,
     *str_size, *str_components, *str_dtype, *str_depth, *str_samples;
 
 /* --- current_function ---------------------------------------------------------------------------- */
@@ -47,16 +46,56 @@ typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
     pointer_function function;
+    pointer_function driver_context; /* Mesa's _glapi_get_context, or NULL */
 } CurrentFunction;
+
+/* The last answer of each thread, valid while the driver's own current-context pointer is the same and
+ * no context was created or destroyed since (forget_contexts() bumps the generation). A driver context
+ * belongs to exactly one EGL/GLX context while that context lives, so the answer cannot differ. */
+typedef struct {
+    pointer_function function;
+    unsigned long long generation;
+    void *driver;
+    PyObject *handle; /* an int, owned (a thread that ends leaves one behind) */
+} CurrentCache;
+static unsigned long long context_generation = 1;
+static _Thread_local CurrentCache current_cache;
+
+/* The handle of the context current in the calling thread, as an int: new reference. */
+static PyObject *current_handle(CurrentFunction *self) {
+    if (self->driver_context == NULL) return PyLong_FromVoidPtr(self->function());
+    void *driver = self->driver_context();
+    CurrentCache *cache = &current_cache;
+    if (driver != NULL && cache->driver == driver && cache->function == self->function &&
+        cache->generation == context_generation && cache->handle != NULL)
+        return Py_NewRef(cache->handle);
+    PyObject *handle = PyLong_FromVoidPtr(self->function());
+    if (handle != NULL && driver != NULL) {
+        cache->function = self->function;
+        cache->generation = context_generation;
+        cache->driver = driver;
+        Py_XSETREF(cache->handle, Py_NewRef(handle));
+    }
+    return handle;
+}
 
 static PyObject *current_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
     if (PyVectorcall_NARGS(nargsf) != 0 || (kwnames && PyTuple_GET_SIZE(kwnames))) {
         PyErr_SetString(PyExc_TypeError, "current_function() takes no arguments");
         return NULL;
     }
-    void *handle = ((CurrentFunction *)self)->function();
-    return PyLong_FromVoidPtr(handle);
+    return current_handle((CurrentFunction *)self);
 }
+
+static PyObject *current_driver(CurrentFunction *self, void *closure) {
+    return PyBool_FromLong(self->driver_context != NULL);
+}
+
+static PyGetSetDef current_getset[] = {
+    {"driver_checked", (getter)current_driver, NULL,
+     "Whether the driver's current-context pointer spares most calls to the function.", NULL},
+    {NULL},
+};
 
 static PyTypeObject CurrentFunctionType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "pytest_glleak._speedups.CurrentFunction",
@@ -64,20 +103,37 @@ static PyTypeObject CurrentFunctionType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_vectorcall_offset = offsetof(CurrentFunction, vectorcall),
     .tp_call = PyVectorcall_Call,
+    .tp_getset = current_getset,
     .tp_doc = "A C function returning the current context's handle, called with the GIL held.",
 };
 
-static PyObject *current_function(PyObject *module, PyObject *address) {
+static void *address_of(PyObject *address, const char *what) {
     void *pointer = PyLong_AsVoidPtr(address);
-    if (pointer == NULL) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "current_function(): null address");
+    if (pointer == NULL && !PyErr_Occurred()) PyErr_Format(PyExc_ValueError, "current_function(): null %s", what);
+    return pointer;
+}
+
+static PyObject *current_function(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    /* current_function(address, driver_address=None) */
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "current_function(address, driver_address=None)");
         return NULL;
     }
+    void *pointer = address_of(args[0], "address");
+    if (pointer == NULL) return NULL;
+    void *driver = NULL;
+    if (nargs == 2 && args[1] != Py_None && (driver = address_of(args[1], "driver address")) == NULL) return NULL;
     CurrentFunction *self = PyObject_New(CurrentFunction, &CurrentFunctionType);
     if (self == NULL) return NULL;
     self->vectorcall = current_call;
     self->function = (pointer_function)pointer;
+    self->driver_context = (pointer_function)driver;
     return (PyObject *)self;
+}
+
+static PyObject *forget_contexts(PyObject *module, PyObject *unused) {
+    context_generation++;
+    Py_RETURN_NONE;
 }
 
 /* --- capture ------------------------------------------------------------------------------------- */
@@ -253,19 +309,21 @@ typedef struct {
     int shared;
     long long namespace_bits;
     PyObject *class_name;
+    /* made and ended since the last drain(), not yet in the ledger's created / deleted counts */
+    long long created, deleted;
 } KindInfo;
 
 /* What a Factory needs to record one moderngl object (moderngl_hooks.ModernglHooks builds it). */
 typedef struct {
     PyObject_HEAD
-    PyObject *ledger;      /* stack_depth, test_thread, test, phase, owner, _seq, _thread_owner() */
+    PyObject *ledger;      /* _stamp (test, phase, owner, test_thread, stack_depth), _thread_owner() */
     PyObject *current;     /* CurrentFunction or any callable */
     PyObject *kinds;       /* dict: moderngl class -> (kind, shared, namespace bits, class name); unpacked in classes */
     PyObject *contexts;    /* dict: handle -> ContextEntry */
     PyObject *register_;   /* callable(handle, None) -> ContextEntry */
     PyObject *live;        /* dict: key -> record */
-    PyObject *created;     /* dict: kind -> count */
-    PyObject *deleted;     /* dict: kind -> count */
+    PyObject *created;     /* dict: kind -> count (counts added at drain()) */
+    PyObject *deleted;     /* dict: kind -> count (counts added at drain()) */
     PyObject *next_seq;    /* the ledger's sequence: an iterator (itertools.count) or a callable */
     PyObject *record_type; /* ModernglObject */
     PyObject *attribute;   /* str: where the record is kept in the moderngl object's __dict__ */
@@ -387,6 +445,7 @@ static int recorder_init(Recorder *self, PyObject *args, PyObject *kwargs) {
             return -1;
         }
         KindInfo *entry = &self->classes[count++];
+        entry->created = entry->deleted = 0;
         entry->type = (PyTypeObject *)type;
         entry->kind = PyTuple_GET_ITEM(info, 0);
         entry->class_name = PyTuple_GET_ITEM(info, 3);
@@ -464,17 +523,17 @@ static inline int lookup_attribute(PyObject *object, PyObject *name, PyObject **
 #endif
 }
 
-static int add_count(PyObject *table, PyObject *kind, long amount) {
+static int add_count(PyObject *table, PyObject *kind, long long amount) {
     PyObject *count = PyDict_GetItemWithError(table, kind);
     if (count == NULL) {
         if (PyErr_Occurred()) return -1;
-        count = PyLong_FromLong(amount);
+        count = PyLong_FromLongLong(amount);
     } else if (PyLong_CheckExact(count)) {
-        long value = PyLong_AsLong(count);
+        long long value = PyLong_AsLongLong(count);
         if (value == -1 && PyErr_Occurred()) return -1;
-        count = PyLong_FromLong(value + amount);
+        count = PyLong_FromLongLong(value + amount);
     } else {
-        PyObject *step = PyLong_FromLong(amount);
+        PyObject *step = PyLong_FromLongLong(amount);
         if (step == NULL) return -1;
         count = PyNumber_Add(count, step);
         Py_DECREF(step);
@@ -485,19 +544,33 @@ static int add_count(PyObject *table, PyObject *kind, long amount) {
     return result;
 }
 
-/* Record `made` (a moderngl object just returned by a factory); 0: recorded or nothing to record. */
-static int record_made(Recorder *self, PyObject *made, PyFrameObject *frame) {
-    KindInfo *info = NULL;
+static inline KindInfo *kind_of(Recorder *self, PyTypeObject *type) {
     for (Py_ssize_t index = 0; index < self->class_count; index++) {
-        if (self->classes[index].type == Py_TYPE(made)) {
-            info = &self->classes[index];
-            break;
+        if (self->classes[index].type == type) return &self->classes[index];
+    }
+    return NULL;
+}
+
+/* Add the counts made since the last drain to the ledger's created / deleted tables. */
+static PyObject *recorder_drain(Recorder *self, PyObject *unused) {
+    for (Py_ssize_t index = 0; index < self->class_count; index++) {
+        KindInfo *info = &self->classes[index];
+        if (info->created) {
+            if (add_count(self->created, info->kind, info->created) < 0) return NULL;
+            info->created = 0;
+        }
+        if (info->deleted) {
+            if (add_count(self->deleted, info->kind, info->deleted) < 0) return NULL;
+            info->deleted = 0;
         }
     }
+    Py_RETURN_NONE;
+}
+
+/* Record `made` (a moderngl object just returned by a factory); 0: recorded or nothing to record. */
+static int record_made(Recorder *self, PyObject *made, PyFrameObject *frame) {
+    KindInfo *info = kind_of(self, Py_TYPE(made));
     if (info == NULL) return 0; /* not a class the ledger records */
-    PyObject *kind = info->kind;
-    int shared = info->shared;
-    long long namespace_bits = info->namespace_bits;
     unsigned long thread = PyThread_get_thread_ident();
     if (self->suspended != Py_None && PyDict_GET_SIZE(self->suspended)) {
         PyObject *ident = PyLong_FromUnsignedLong(thread);
@@ -507,7 +580,7 @@ static int record_made(Recorder *self, PyObject *made, PyFrameObject *frame) {
         if (inside) return inside < 0 ? -1 : 0; /* the plugin's own call */
     }
     int status = -1;
-    PyObject *entry = NULL, *record = NULL, *context = NULL, *handle = NULL, *name = NULL;
+    PyObject *entry = NULL, *record = NULL, *context = NULL, *handle = NULL, *name = NULL, *stamp = NULL;
     if (lookup_attribute(made, str_glo, &name) < 0) return -1;
     if (name == NULL || !PyLong_CheckExact(name)) {
         Py_XDECREF(name);
@@ -519,7 +592,8 @@ static int record_made(Recorder *self, PyObject *made, PyFrameObject *frame) {
         status = 0;
         goto done;
     }
-    handle = PyObject_CallNoArgs(self->current);
+    handle = Py_TYPE(self->current) == &CurrentFunctionType ? current_handle((CurrentFunction *)self->current)
+                                                            : PyObject_CallNoArgs(self->current);
     if (handle == NULL) goto done;
     if (handle == Py_None) {
         Py_SETREF(handle, PyLong_FromLong(0));
@@ -535,7 +609,7 @@ static int record_made(Recorder *self, PyObject *made, PyFrameObject *frame) {
         if (entry == NULL) goto done;
     }
     PyObject *slot_object;
-    if (shared) {
+    if (info->shared) {
         context = entry_field(self, entry, 0, str_group);
         slot_object = entry_field(self, entry, 1, str_group_slot);
     } else {
@@ -553,12 +627,17 @@ static int record_made(Recorder *self, PyObject *made, PyFrameObject *frame) {
         PyErr_SetString(PyExc_OverflowError, "Recorder: key out of range");
         goto done;
     }
-    long long key_value = namespace_bits | (slot << SLOT_SHIFT) | (long long)((unsigned long long)glo & NAME_MASK);
+    long long key_value =
+        info->namespace_bits | (slot << SLOT_SHIFT) | (long long)((unsigned long long)glo & NAME_MASK);
 
-    PyObject *depth_object = ledger_field(self, str_stack_depth);
-    if (depth_object == NULL) goto done;
-    long depth = PyLong_AsLong(depth_object);
-    Py_DECREF(depth_object);
+    /* The ledger's (test, phase, owner, test_thread, stack_depth), read in one lookup. */
+    stamp = ledger_field(self, str_stamp);
+    if (stamp == NULL) goto done;
+    if (!PyTuple_CheckExact(stamp) || PyTuple_GET_SIZE(stamp) != 5) {
+        PyErr_SetString(PyExc_TypeError, "Recorder: the ledger's _stamp must be a 5-tuple");
+        goto done;
+    }
+    long depth = PyLong_AsLong(PyTuple_GET_ITEM(stamp, 4));
     if (depth == -1 && PyErr_Occurred()) goto done;
     PyObject *site = depth > 0 && depth <= MAX_DEPTH ? capture_frames((int)depth, frame) : NULL;
     if (depth > MAX_DEPTH) {
@@ -579,16 +658,14 @@ static int record_made(Recorder *self, PyObject *made, PyFrameObject *frame) {
     }
     PyMemberDef **slots = self->slots;
     if (slot_steal(record, slots[SLOT_SITE], site) < 0) goto done;
-    PyObject *test_thread = ledger_field(self, str_test_thread);
-    if (test_thread == NULL) goto done;
+    PyObject *test_thread = PyTuple_GET_ITEM(stamp, 3);
     unsigned long test_ident = PyLong_AsUnsignedLong(test_thread);
-    Py_DECREF(test_thread);
     if (test_ident == (unsigned long)-1 && PyErr_Occurred()) goto done;
     if (thread == test_ident) {
-        if (slot_steal(record, slots[SLOT_TEST], ledger_field(self, str_test)) < 0 ||
-            slot_steal(record, slots[SLOT_PHASE], ledger_field(self, str_phase)) < 0 ||
-            slot_steal(record, slots[SLOT_OWNER], ledger_field(self, str_owner)) < 0)
-            goto done;
+        slot_steal(record, slots[SLOT_TEST], Py_NewRef(PyTuple_GET_ITEM(stamp, 0)));
+        slot_steal(record, slots[SLOT_PHASE], Py_NewRef(PyTuple_GET_ITEM(stamp, 1)));
+        slot_steal(record, slots[SLOT_OWNER], Py_NewRef(PyTuple_GET_ITEM(stamp, 2)));
+        slot_steal(record, slots[SLOT_THREAD], Py_NewRef(test_thread));
     } else {
         PyObject *pair = PyObject_CallMethodNoArgs(self->ledger, str_thread_owner);
         if (pair == NULL) goto done;
@@ -600,15 +677,16 @@ static int record_made(Recorder *self, PyObject *made, PyFrameObject *frame) {
         slot_steal(record, slots[SLOT_OWNER], Py_NewRef(PyTuple_GET_ITEM(pair, 0)));
         slot_steal(record, slots[SLOT_TEST], Py_NewRef(PyTuple_GET_ITEM(pair, 1)));
         Py_DECREF(pair);
-        if (slot_steal(record, slots[SLOT_PHASE], Py_NewRef(str_thread)) < 0) goto done;
+        if (slot_steal(record, slots[SLOT_PHASE], Py_NewRef(str_thread)) < 0 ||
+            slot_steal(record, slots[SLOT_THREAD], PyLong_FromUnsignedLong(thread)) < 0)
+            goto done;
     }
     PyObject *seq = PyIter_Check(self->next_seq) ? PyIter_Next(self->next_seq) : PyObject_CallNoArgs(self->next_seq);
     if (seq == NULL) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "Recorder: the sequence ended");
         goto done;
     }
-    int set_seq = PyDict_SetItem(self->ledger_dict, str_seq, seq);
-    if (slot_steal(record, slots[SLOT_SEQ], seq) < 0 || set_seq < 0) goto done;
+    if (slot_steal(record, slots[SLOT_SEQ], seq) < 0) goto done;
     PyObject *storage = PyTuple_New(6);
     if (storage == NULL) goto done;
     PyTuple_SET_ITEM(storage, 0, Py_NewRef(info->class_name));
@@ -623,22 +701,28 @@ static int record_made(Recorder *self, PyObject *made, PyFrameObject *frame) {
     }
     PyObject *key = PyLong_FromLongLong(key_value);
     if (slot_steal(record, slots[SLOT_STORAGE], storage) < 0 || slot_steal(record, slots[SLOT_KEY], key) < 0 ||
-        slot_steal(record, slots[SLOT_KIND], Py_NewRef(kind)) < 0 ||
+        slot_steal(record, slots[SLOT_KIND], Py_NewRef(info->kind)) < 0 ||
         slot_steal(record, slots[SLOT_CONTEXT], Py_NewRef(context)) < 0 ||
         slot_steal(record, slots[SLOT_STATE], Py_NewRef(self->state)) < 0 ||
-        slot_steal(record, slots[SLOT_THREAD], PyLong_FromUnsignedLong(thread)) < 0 ||
         slot_steal(record, slots[SLOT_CONFIRMED], Py_NewRef(Py_None)) < 0 ||
         slot_steal(record, slots[SLOT_LABEL], Py_NewRef(Py_None)) < 0)
         goto done;
-    /* A name the ledger thought alive came back: the old object is gone. Deleted first, so that the new
-     * record goes to the end of the table, which keeps records in creation order. */
-    int known = PyDict_Contains(self->live, key);
-    if (known < 0 || (known && PyDict_DelItem(self->live, key) < 0)) goto done;
-    if (PyDict_SetItem(self->live, key, record) < 0) goto done;
-    if (add_count(self->created, kind, 1) < 0) goto done;
+    /* One lookup when the name is new. A name the ledger thought alive came back: the old object is
+     * gone; it is deleted first, so that the new record goes to the end of the table, which keeps
+     * records in creation order. */
+    PyObject *found = PyDict_SetDefault(self->live, key, record);
+    if (found == NULL) goto done;
+    if (found != record) {
+        PyObject *old = Py_NewRef(found);
+        int replaced = PyDict_DelItem(self->live, key) < 0 ? -1 : PyDict_SetItem(self->live, key, record);
+        Py_DECREF(old);
+        if (replaced < 0) goto done;
+    }
+    info->created++;
     if (PyObject_SetAttr(made, self->attribute, record) < 0) goto done;
     status = 0;
 done:
+    Py_XDECREF(stamp);
     Py_XDECREF(record);
     Py_XDECREF(context);
     Py_XDECREF(entry);
@@ -665,6 +749,12 @@ static void keep_error(Recorder *recorder) {
     Py_XDECREF(value);
 }
 
+static PyMethodDef recorder_methods[] = {
+    {"drain", (PyCFunction)recorder_drain, METH_NOARGS,
+     "Add the objects made and ended since the last drain to the ledger's created / deleted counts."},
+    {NULL},
+};
+
 static PyTypeObject RecorderType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "pytest_glleak._speedups.Recorder",
     .tp_basicsize = sizeof(Recorder),
@@ -672,6 +762,7 @@ static PyTypeObject RecorderType = {
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)recorder_init,
     .tp_traverse = (traverseproc)recorder_traverse,
+    .tp_methods = recorder_methods,
     .tp_clear = (inquiry)recorder_clear,
     .tp_dealloc = (destructor)recorder_dealloc,
     .tp_doc = "What moderngl's factory and release wrappers need to keep the ledger's live table.",
@@ -729,7 +820,12 @@ static PyObject *release_call(PyObject *self, PyObject *const *args, size_t narg
     if (key != NULL && kind != NULL) {
         PyObject *found = PyDict_GetItemWithError(recorder->live, key);
         if (found == record) {
-            if (PyDict_DelItem(recorder->live, key) < 0 || add_count(recorder->deleted, kind, 1) < 0)
+            KindInfo *info = kind_of(recorder, Py_TYPE(args[0]));
+            if (PyDict_DelItem(recorder->live, key) < 0)
+                keep_error(recorder);
+            else if (info != NULL && info->kind == kind)
+                info->deleted++;
+            else if (add_count(recorder->deleted, kind, 1) < 0)
                 keep_error(recorder);
         } else if (found == NULL && PyErr_Occurred()) {
             keep_error(recorder);
@@ -805,9 +901,12 @@ static PyTypeObject ReleaseType = WRAPPER_TYPE("Release", release_new,
 
 /* --- module -------------------------------------------------------------------------------------- */
 static PyMethodDef speedups_methods[] = {
-    {"current_function", (PyCFunction)current_function, METH_O,
-     "current_function(address) -> a no-argument callable for the C function at address (returns a "
-     "pointer, as an int)."},
+    {"current_function", (PyCFunction)(void (*)(void))current_function, METH_FASTCALL,
+     "current_function(address, driver_address=None) -> a no-argument callable for the C function at "
+     "address (returns a pointer, as an int); with the address of Mesa's _glapi_get_context, it asks the "
+     "function only when the driver's current context changed or forget_contexts() was called."},
+    {"forget_contexts", forget_contexts, METH_NOARGS,
+     "A context was created or destroyed: every thread's remembered current context is asked again."},
     {"capture", (PyCFunction)(void (*)(void))capture, METH_FASTCALL | METH_KEYWORDS,
      "capture(depth, frame=None, imports=False) -> site: pytest_glleak.sites.capture in C."},
     {"forget_sites", forget_sites, METH_NOARGS, "Empty the table of recent sites (sites.py forgot its own)."},
@@ -827,12 +926,7 @@ static int intern_strings(void) {
     if ((VARIABLE = PyUnicode_InternFromString(TEXT)) == NULL) return -1;
     INTERN(str_dict, "__dict__")
     INTERN(str_glo, "_glo")
-    INTERN(str_stack_depth, "stack_depth")
-    INTERN(str_test_thread, "test_thread")
-    INTERN(str_test, "test")
-    INTERN(str_phase, "phase")
-    INTERN(str_owner, "owner")
-    INTERN(str_seq, "_seq")
+    INTERN(str_stamp, "_stamp")
     INTERN(str_thread_owner, "_thread_owner")
     INTERN(str_thread, "thread")
     INTERN(str_group, "group")

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pytest_glleak import speedups
 from pytest_glleak.gl.current import switched
 from pytest_glleak.ledger.records import SLOT_SHIFT, LiveObject
 
 if TYPE_CHECKING:
     from pytest_glleak.ledger.intercept import Interceptor
 
-__all__ = ["ContextEntry", "ContextRegistry", "LedgerContexts"]
+__all__ = ["ContextEntry", "ContextRegistry", "LedgerContexts", "forget_current"]
 
 
 class ContextEntry:
@@ -112,6 +113,7 @@ class LedgerContexts:
         """Register a context: its native handle (EGLContext, GLXContext), its share group id (None:
         a group of its own) and a callable that makes it current (used for glIs* checks and cleanup)."""
         handle = int(native_handle)
+        forget_current()
         entry = self._contexts.get(handle)
         if entry is None:
             entry = self._register(handle, share_group)
@@ -124,6 +126,7 @@ class LedgerContexts:
         """Forget a context: its per-context objects die, and shared ones when it was the last of its
         share group."""
         handle = int(native_handle)
+        forget_current()
         dead_slots = self._context_registry.remove(handle)
         if not dead_slots:
             return
@@ -190,3 +193,10 @@ class LedgerContexts:
         if entry is None:
             entry = self._register(handle, None)
         return entry
+
+
+def forget_current() -> None:
+    """A context was created or destroyed (or a test starts): the accelerator's current-context function
+    asks the driver again (see :func:`~pytest_glleak.ledger.gl_functions.driver_context_address`)."""
+    if speedups.native is not None:
+        speedups.native.forget_contexts()

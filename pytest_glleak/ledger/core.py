@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_glleak import sites
 from pytest_glleak.ledger import confirm as confirming
 from pytest_glleak.ledger import registry
-from pytest_glleak.ledger.contexts import ContextEntry, ContextRegistry, LedgerContexts
+from pytest_glleak.ledger.contexts import ContextEntry, ContextRegistry, LedgerContexts, forget_current
 from pytest_glleak.ledger.gl_functions import current_context_function, is_function
 from pytest_glleak.ledger.glfw_hooks import GlfwHooks
 from pytest_glleak.ledger.handlers import build_handlers
@@ -78,20 +78,13 @@ class Ledger(LedgerContexts, ThreadOwners, LedgerQueries, LedgerSweeps):
     """
 
     def __init__(self, stack_depth: int = 6, current_context: Callable[[], int | None] | None = None) -> None:
-        self.stack_depth = stack_depth
-        #: The node id of the test running now, set by the glue.
-        self.test = ""
-        #: "setup", "call" or "teardown", set by the glue.
-        self.phase = ""
-        #: "test", or e.g. "fixture:module" while a wider-scoped fixture is set up.
-        self.owner = "test"
+        # (test, phase, owner, test_thread, stack_depth): who records now, read by the recording paths in
+        # one lookup (see the properties below).
+        self._stamp: tuple[str, str, str, int, int] = ("", "", "test", threading.get_ident(), stack_depth)
         self._live: dict[int, LiveObject] = {}
-        self._seq = 0
         # Sequence numbers come from one counter (atomic under the GIL): records made by other threads
         # never share or reorder the test thread's numbers.
         self._next_seq: Callable[[], int] = itertools.count(1).__next__
-        #: The thread tests run in; objects other threads make belong to whoever started the thread.
-        self.test_thread = threading.get_ident()
         self._thread_start: Callable[..., Any] | None = None
         #: (owner, test) of the code that started each thread (see :meth:`_hook_thread_start`).
         self._thread_owners: weakref.WeakKeyDictionary[threading.Thread, tuple[str, str]] = (
@@ -99,6 +92,9 @@ class Ledger(LedgerContexts, ThreadOwners, LedgerQueries, LedgerSweeps):
         )
         self._created = dict.fromkeys(registry.KINDS, 0)
         self._deleted = dict.fromkeys(registry.KINDS, 0)
+        #: Recorders that count in C (the accelerator's moderngl recorder): drained into the two tables
+        #: above before they are read (:meth:`_settle_counts`).
+        self._drains: list[Callable[[], None]] = []
         context_registry = ContextRegistry()
         self._context_registry = context_registry
         # The registry's tables, bound here for the recording hot path (never reassigned).
@@ -115,6 +111,60 @@ class Ledger(LedgerContexts, ThreadOwners, LedgerQueries, LedgerSweeps):
         self._current_given = current_context is not None
         self._current: Callable[[], Any] = current_context or _no_context
         self._recorders: dict[tuple[str, int], Callable[..., None]] = {}
+
+    # --- who records now ----------------------------------------------------------------------
+    @property
+    def test(self) -> str:
+        """The node id of the test running now, set by the glue."""
+        return self._stamp[0]
+
+    @test.setter
+    def test(self, value: str) -> None:
+        self._stamp = (value, *self._stamp[1:])
+
+    @property
+    def phase(self) -> str:
+        """``"setup"``, ``"call"`` or ``"teardown"``, set by the glue."""
+        return self._stamp[1]
+
+    @phase.setter
+    def phase(self, value: str) -> None:
+        test, _, owner, thread, depth = self._stamp
+        self._stamp = (test, value, owner, thread, depth)
+
+    @property
+    def owner(self) -> str:
+        """``"test"``, or e.g. ``"fixture:module"`` while a wider-scoped fixture is set up."""
+        return self._stamp[2]
+
+    @owner.setter
+    def owner(self, value: str) -> None:
+        test, phase, _, thread, depth = self._stamp
+        self._stamp = (test, phase, value, thread, depth)
+
+    @property
+    def test_thread(self) -> int:
+        """The thread tests run in; objects other threads make belong to whoever started the thread."""
+        return self._stamp[3]
+
+    @test_thread.setter
+    def test_thread(self, value: int) -> None:
+        test, phase, owner, _, depth = self._stamp
+        self._stamp = (test, phase, owner, value, depth)
+
+    @property
+    def stack_depth(self) -> int:
+        """The number of user-code frames kept per creation site (0: none)."""
+        return self._stamp[4]
+
+    @stack_depth.setter
+    def stack_depth(self, value: int) -> None:
+        self._stamp = (*self._stamp[:4], value)
+
+    def _settle_counts(self) -> None:
+        """Add what C recorders counted since the last call to the created / deleted tables."""
+        for drain in self._drains:
+            drain()
 
     # --- install ------------------------------------------------------------------------------
     @property
@@ -212,31 +262,27 @@ class Ledger(LedgerContexts, ThreadOwners, LedgerQueries, LedgerSweeps):
         else:
             context = handle
             base = NAMESPACE_BITS[kind] | (entry.own_slot << SLOT_SHIFT)
-        site = capture(self.stack_depth, frame or sys._getframe(2))
+        test, phase, owner, test_thread, depth = self._stamp
+        site = capture(depth, frame or sys._getframe(2))
         live = self._live
         thread = _get_ident()
-        if thread == self.test_thread:
-            test, phase, owner = self.test, self.phase, self.owner
-        else:
+        if thread != test_thread:
             owner, test = self._thread_owner()
             phase = "thread"
         next_seq = self._next_seq
         added = 0
-        seq = 0
         record = None
         for name in names:
             if name:
                 key = base | (name & NAME_MASK)
                 if key in live:  # a name the ledger thought alive came back: the old object is gone
                     del live[key]
-                seq = next_seq()
                 live[key] = record = record_type(
-                    key, kind, context, seq, test, phase, owner, site, state, thread
+                    key, kind, context, next_seq(), test, phase, owner, site, state, thread
                 )
                 added += 1
         if added:
             self._created[kind] += added
-            self._seq = seq
         return record
 
     def recorder(self, kind: str, state: int) -> Callable[..., None]:
@@ -274,27 +320,24 @@ class Ledger(LedgerContexts, ThreadOwners, LedgerQueries, LedgerSweeps):
             else:
                 context = handle
                 base = namespace_bits | (entry.own_slot << SLOT_SHIFT)
-            depth = ledger.stack_depth
+            test, phase, owner, test_thread, depth = ledger._stamp
             site = capture(depth, getframe(up)) if depth > 0 else EMPTY_SITE
             thread = get_ident()
-            if thread == ledger.test_thread:
-                test, phase, owner = ledger.test, ledger.phase, ledger.owner
-            else:
+            if thread != test_thread:
                 owner, test = ledger._thread_owner()
                 phase = "thread"
             added = 0
-            seq = 0
             for name in names:
                 if name:
                     key = base | (name & NAME_MASK)
                     if key in live:  # a name the ledger thought alive came back: the old object is gone
                         del live[key]
-                    seq = next_seq()
-                    live[key] = LiveObject(key, kind, context, seq, test, phase, owner, site, state, thread)
+                    live[key] = LiveObject(
+                        key, kind, context, next_seq(), test, phase, owner, site, state, thread
+                    )
                     added += 1
             if added:
                 created[kind] += added
-                ledger._seq = seq
 
         self._recorders[cache_key] = record
         return record
@@ -354,7 +397,11 @@ class Ledger(LedgerContexts, ThreadOwners, LedgerQueries, LedgerSweeps):
             self._glfw.install()
         if self._interceptor is not None:
             self.hook_bindings()
-        seq = self._seq = self._next_seq()  # a mark owns its number: two marks never share a snapshot
+        seq = self._next_seq()  # a mark owns its number: two marks never share a snapshot
+        # Contexts made and destroyed where no hook sees them (Qt, SDL, ...) could leave the current-context
+        # function a stale answer at the same driver address: never past a mark.
+        forget_current()
+        self._settle_counts()
         return Mark(seq, tuple(self._created.values()), tuple(self._deleted.values()))
 
     def confirm(self, records: list[LiveObject]) -> list[LiveObject]:

@@ -33,6 +33,7 @@ DELETERS = {
     "display_list": "glDeleteLists",
 }
 _GL_FUNCTIONS: dict[str, Any] = {}
+_DRIVER_LIBRARY: list[int | None] = []
 
 
 _BOUND_VALUE = ctypes.c_int32()
@@ -79,12 +80,30 @@ def current_context_function(platform_function: Callable[[], Any]) -> Callable[[
     if native is not None:
         # The C accelerator calls the same function without ctypes' argument machinery.
         try:
-            fast = native.current_function(ctypes.cast(bare, ctypes.c_void_p).value)
+            native.forget_contexts()  # contexts may have come and gone unseen while no ledger was installed
+            fast = native.current_function(ctypes.cast(bare, ctypes.c_void_p).value, driver_context_address())
             if fast() == (bare() or 0):
                 return cast("Callable[[], Any]", fast)
         except Exception:
             pass
     return cast("Callable[[], Any]", bare)
+
+
+def driver_context_address() -> int | None:
+    """The address of Mesa's ``_glapi_get_context`` (libglapi), or None where there is none.
+
+    It returns the driver's own context current in the calling thread (a thread-local read, NULL when no
+    Mesa context is current). A driver context belongs to one EGL/GLX context for that context's whole
+    life, so the accelerator asks ``eglGetCurrentContext`` (a dispatch and a ``getpid`` system call in
+    libglvnd) only when that pointer changes, or after a context was created or destroyed.
+    """
+    if not _DRIVER_LIBRARY:
+        try:
+            library: Any = ctypes.CDLL("libglapi.so.0")
+            _DRIVER_LIBRARY.append(ctypes.cast(library._glapi_get_context, ctypes.c_void_p).value)
+        except (OSError, AttributeError):
+            _DRIVER_LIBRARY.append(None)
+    return _DRIVER_LIBRARY[0]
 
 
 def _platform_gl(name: str) -> Any:

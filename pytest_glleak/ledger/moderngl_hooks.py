@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pytest_glleak import sites, speedups
@@ -146,6 +147,8 @@ class ModernglHooks:
         self._moderngl_hooked = False
         #: Exceptions raised while recording at moderngl's Python layer (kept away from user code).
         self.errors: list[BaseException] = []
+        #: The C recorder's drain (see :meth:`Ledger._settle_counts`), while one is installed.
+        self._drain: Callable[[], None] | None = None
 
     @property
     def installed(self) -> bool:
@@ -334,7 +337,7 @@ class ModernglHooks:
             object_class: (kind, kind in SHARED, NAMESPACE_BITS[kind], object_class.__name__)
             for object_class, kind in kinds.items()
         }
-        return native.Recorder(
+        recorder = native.Recorder(
             ledger=ledger,
             current=ledger._current,
             kinds=table,
@@ -351,6 +354,10 @@ class ModernglHooks:
             state=LIVE,
             entry_type=ContextEntry,
         )
+        # It counts in C: the ledger adds its counts to its own before reading them.
+        self._drain = recorder.drain
+        ledger._drains.append(self._drain)
+        return recorder
 
     def forget_collected(self) -> None:
         """After ``Context.gc()``: the current context's moderngl objects the driver no longer knows."""
@@ -401,6 +408,10 @@ class ModernglHooks:
         for (module, attribute), original in self._originals.items():
             setattr(module, attribute, original)
         self._originals = {}
+        if self._drain is not None:  # the C recorder's last counts
+            self._drain()
+            self.ledger._drains.remove(self._drain)
+            self._drain = None
         self._glcontext_hooked = self._moderngl_hooked = False
         self.trampolines.detach()
 

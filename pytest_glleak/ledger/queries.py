@@ -48,6 +48,8 @@ class LedgerQueries:
 
         def confirm(self, records: list[LiveObject]) -> list[LiveObject]: ...
 
+        def _settle_counts(self) -> None: ...
+
     def _counts_at(self, mark: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
         if isinstance(mark, Mark):
             return mark.created, mark.deleted
@@ -57,11 +59,13 @@ class LedgerQueries:
     def created_since(self, mark: int) -> dict[str, int]:
         """Objects created since ``mark``, per kind (kinds with none left out)."""
         before = self._counts_at(mark)[0]
+        self._settle_counts()
         return _differences(self._created, before)
 
     def deleted_since(self, mark: int) -> dict[str, int]:
         """Objects deleted since ``mark``, per kind (kinds with none left out)."""
         before = self._counts_at(mark)[1]
+        self._settle_counts()
         return _differences(self._deleted, before)
 
     def touched_since(self, mark: int) -> bool:

@@ -224,7 +224,7 @@ def _outside_record(ledger: Ledger, entry: ContextEntry, kind: str, name: int, p
         ledger._key(kind, name, entry),
         kind,
         entry.group if kind in SHARED else entry.handle,
-        ledger._seq,
+        ledger._next_seq(),
         ledger.test,
         phase,
         "outside",

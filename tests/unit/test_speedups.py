@@ -89,6 +89,97 @@ def test_current_function_calls_the_c_function_at_the_address() -> None:
         native.current_function(0)
 
 
+def test_with_a_driver_pointer_the_function_is_asked_again_only_when_that_pointer_changes() -> None:
+    """Mesa's current-context pointer stands for one context while it lives: the same pointer, the same
+    answer; another pointer (or none), a context created or destroyed, or another thread: asked again."""
+    answers, asked = [0x1000], [0]
+    driver = threading.local()
+
+    def answer() -> int:
+        asked[0] += 1
+        return answers[0]
+
+    function_callback = ctypes.CFUNCTYPE(ctypes.c_void_p)(answer)
+    driver_callback = ctypes.CFUNCTYPE(ctypes.c_void_p)(lambda: getattr(driver, "pointer", 0))
+    address = ctypes.cast(function_callback, ctypes.c_void_p).value
+    function = native.current_function(address, ctypes.cast(driver_callback, ctypes.c_void_p).value)
+    assert function.driver_checked and not native.current_function(address).driver_checked
+
+    def calls(count: int) -> tuple[list[int], int]:
+        before = asked[0]
+        return [function() for _ in range(count)], asked[0] - before
+
+    assert calls(3) == ([0x1000] * 3, 3)  # no driver context current: asked every time
+    driver.pointer = 0xA
+    assert calls(3) == ([0x1000] * 3, 1)
+    answers[0] = 0x2000  # a switch that left the driver's pointer as it was cannot happen; the answer holds
+    assert calls(2) == ([0x1000] * 2, 0)
+    driver.pointer = 0xB
+    assert calls(2) == ([0x2000] * 2, 1)
+    answers[0] = 0x3000
+    native.forget_contexts()  # a context was created or destroyed
+    assert calls(2) == ([0x3000] * 2, 1)
+
+    in_thread: list[tuple[list[int], int]] = []
+
+    def other() -> None:
+        driver.pointer = 0xB  # the same pointer, in a thread whose answer was never asked
+        in_thread.append(calls(2))
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert in_thread == [([0x3000] * 2, 1)]
+    driver.pointer = 0
+    assert calls(2) == ([0x3000] * 2, 2)
+    with pytest.raises(ValueError):
+        native.current_function(address, 0)
+
+
+def test_counts_kept_in_c_reach_the_ledger_before_it_is_read() -> None:
+    from pytest_glleak.ledger import Ledger
+    from pytest_glleak.ledger.contexts import ContextEntry
+    from pytest_glleak.ledger.moderngl_hooks import ModernglObject
+
+    class Made:
+        def __init__(self, name: int) -> None:
+            self._glo = name
+
+        def release(self) -> None:
+            """Release it."""
+
+    ledger = Ledger()
+    recorder = native.Recorder(
+        ledger=ledger,
+        current=lambda: 7,
+        kinds={Made: ("buffer", True, 0, "Buffer")},
+        contexts=ledger._contexts,
+        register=ledger._register,
+        live=ledger._live,
+        created=ledger._created,
+        deleted=ledger._deleted,
+        next_seq=ledger._next_seq,
+        record_type=ModernglObject,
+        attribute="_record",
+        suspended=None,
+        errors=[],
+        state=1,
+        entry_type=ContextEntry,
+    )
+    ledger._drains.append(recorder.drain)
+    make, release = native.Factory(Made, recorder), native.Release(Made.release, recorder)
+    mark = ledger.mark()
+    kept = [make(name) for name in (1, 2, 3)]
+    release(kept[0])
+    assert ledger.touched_since(mark)
+    assert (ledger.created_since(mark), ledger.deleted_since(mark)) == ({"buffer": 3}, {"buffer": 1})
+    later = ledger.mark()
+    assert not ledger.touched_since(later)  # counted once
+    release(kept[1])
+    assert (ledger.created_since(later), ledger.deleted_since(later)) == ({}, {"buffer": 1})
+    assert [record.name for record in ledger.live()] == [3]
+
+
 def test_recorder_rejects_a_record_type_without_the_slots_it_writes() -> None:
     class NotARecord:
         pass
@@ -182,7 +273,9 @@ def test_factory_and_release_bind_like_methods_and_keep_the_original() -> None:
     assert ledger._contexts[7].group == record.context
     made.release()
     made.release()
+    recorder.drain()  # its counts, kept in C until then
     assert (made.released, ledger.live("texture"), ledger._deleted["texture"], errors) == (2, [], 1, [])
+    assert ledger._created["texture"] == 1
     Maker().make(0)  # name 0: nothing made, nothing recorded
     assert ledger.live() == []
     for depth, frames in ((0, 0), (100, 1)):  # no site; a depth past the C walk's limit (the Python walk)

@@ -1,6 +1,9 @@
 """moderngl contexts the user makes: objects kept alive leak (with their line), released ones are clean.
 
-The context lives for the module: a test's objects kept past the test are that test's leaks.
+The context lives as long as the process: a test's objects kept past the test are that test's leaks,
+whichever xdist worker runs it, first or last. (A fixture that released it would do so in the teardown of
+the last test that used it in that worker, and per-context objects, framebuffers and vertex arrays, end
+with it: kept there, they would be gone, not leaked, and the verdict would depend on how tests were spread.)
 """
 
 import moderngl
@@ -9,11 +12,9 @@ import pytest
 KEEP = []
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ctx():
-    context = moderngl.create_standalone_context(backend="egl")
-    yield context
-    context.release()
+    return moderngl.create_standalone_context(backend="egl")  # released when the process ends
 
 
 @pytest.fixture(scope="module")
