@@ -8,7 +8,7 @@ Measured against real EGL contexts (Mesa llvmpipe here):
    hooks installed and uninstalled, alternating batches.
 
 Reports medians of per-call CPU times (``time.process_time``) over the batches.
-``python benchmarks/bench_bindings.py [--quick] [--json out.json]`` prints a markdown table (1,000 pairs per
+``python benchmarks/bench_bindings.py [--quick] [--json out.json]`` prints a markdown table (3,000 pairs per
 batch, 25 alternating off/on batches after a warm-up batch each).
 """
 
@@ -141,7 +141,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    calls, rounds = (200, 5) if args.quick else (1000, 25)
+    calls, rounds = (200, 5) if args.quick else (3000, 25)
     measured = (bench_moderngl(calls, rounds), bench_moderngl(calls, rounds, 1), bench_pyglet(calls, rounds))
     rows = [row for row in measured if row is not None]
     print("| " + " | ".join(COLUMNS) + " |")
