@@ -29,6 +29,32 @@ def _nested(depth: int, *functions: Any) -> list[Any]:
     return [function(sys._getframe()) for function in functions]
 
 
+def _recorder(ledger: Any, kinds: dict[type, tuple[str, bool, int, str]], **given: Any) -> Any:
+    """A C recorder writing into ``ledger``'s tables, as the moderngl hooks build one (``given`` overrides)."""
+    from pytest_glleak.ledger.contexts import ContextEntry
+    from pytest_glleak.ledger.moderngl_hooks import ModernglObject
+
+    arguments: dict[str, Any] = {
+        "ledger": ledger,
+        "current": lambda: 7,
+        "kinds": kinds,
+        "contexts": ledger._contexts,
+        "register": ledger._register,
+        "live": ledger._live,
+        "created": ledger._created,
+        "deleted": ledger._deleted,
+        "next_seq": ledger._next_seq,
+        "record_type": ModernglObject,
+        "attribute": "_record",
+        "suspended": None,
+        "errors": [],
+        "state": 1,
+        "entry_type": ContextEntry,
+    }
+    arguments.update(given)
+    return native.Recorder(**arguments)
+
+
 @pytest.mark.parametrize("depth", [1, 2, 3, 6, 8, 9, 64, 65, 200])
 def test_the_c_capture_returns_the_very_site_the_python_capture_interns(depth: int) -> None:
     python_site, c_site, again = _nested(
@@ -138,8 +164,6 @@ def test_with_a_driver_pointer_the_function_is_asked_again_only_when_that_pointe
 
 def test_counts_kept_in_c_reach_the_ledger_before_it_is_read() -> None:
     from pytest_glleak.ledger import Ledger
-    from pytest_glleak.ledger.contexts import ContextEntry
-    from pytest_glleak.ledger.moderngl_hooks import ModernglObject
 
     class Made:
         def __init__(self, name: int) -> None:
@@ -149,23 +173,7 @@ def test_counts_kept_in_c_reach_the_ledger_before_it_is_read() -> None:
             """Release it."""
 
     ledger = Ledger()
-    recorder = native.Recorder(
-        ledger=ledger,
-        current=lambda: 7,
-        kinds={Made: ("buffer", True, 0, "Buffer")},
-        contexts=ledger._contexts,
-        register=ledger._register,
-        live=ledger._live,
-        created=ledger._created,
-        deleted=ledger._deleted,
-        next_seq=ledger._next_seq,
-        record_type=ModernglObject,
-        attribute="_record",
-        suspended=None,
-        errors=[],
-        state=1,
-        entry_type=ContextEntry,
-    )
+    recorder = _recorder(ledger, {Made: ("buffer", True, 0, "Buffer")})
     ledger._drains.append(recorder.drain)
     make, release = native.Factory(Made, recorder), native.Release(Made.release, recorder)
     mark = ledger.mark()
@@ -185,33 +193,24 @@ def test_recorder_rejects_a_record_type_without_the_slots_it_writes() -> None:
         pass
 
     from pytest_glleak.ledger import Ledger
-    from pytest_glleak.ledger.contexts import ContextEntry
 
     ledger = Ledger()
     with pytest.raises((TypeError, AttributeError)):
-        native.Recorder(
-            ledger=ledger,
-            current=int,
-            kinds={},
+        _recorder(
+            ledger,
+            {},
             contexts={},
-            register=ledger._register,
             live={},
             created={},
             deleted={},
             next_seq=iter(range(10)),
             record_type=NotARecord,
-            attribute="_record",
-            suspended=None,
-            errors=[],
-            state=1,
-            entry_type=ContextEntry,
+            current=int,
         )
 
 
 def test_factory_and_release_bind_like_methods_and_keep_the_original() -> None:
     from pytest_glleak.ledger import Ledger
-    from pytest_glleak.ledger.contexts import ContextEntry
-    from pytest_glleak.ledger.moderngl_hooks import ModernglObject
 
     class Made:
         def __init__(self, name: int) -> None:
@@ -235,23 +234,7 @@ def test_factory_and_release_bind_like_methods_and_keep_the_original() -> None:
     ledger = Ledger(stack_depth=2)
     ledger.test, ledger.phase = "t.py::test", "call"
     errors: list[BaseException] = []
-    recorder = native.Recorder(
-        ledger=ledger,
-        current=lambda: 7,
-        kinds={Made: ("texture", True, 0, "Texture")},
-        contexts=ledger._contexts,
-        register=ledger._register,
-        live=ledger._live,
-        created=ledger._created,
-        deleted=ledger._deleted,
-        next_seq=ledger._next_seq,
-        record_type=ModernglObject,
-        attribute="_record",
-        suspended={},
-        errors=errors,
-        state=1,
-        entry_type=ContextEntry,
-    )
+    recorder = _recorder(ledger, {Made: ("texture", True, 0, "Texture")}, suspended={}, errors=errors)
     factory = native.Factory(Maker.make, recorder)
     release = native.Release(Made.release, recorder)
     assert (factory.__wrapped__, factory.__name__, factory.__doc__) == (Maker.make, "make", "Make one.")
