@@ -6,7 +6,8 @@
  *
  * - current_function(address): a no-argument callable for a C function returning a pointer
  *   (eglGetCurrentContext, glXGetCurrentContext), called with the GIL held, returning an int;
- * - capture(depth, frame=None, imports=False): the creation-site walk of sites.capture;
+ * - capture(depth, frame=None, imports=False): the creation-site walk of sites.capture, with tables of
+ *   recent sites and of each code object's class;
  * - Factory / Release: moderngl's Context factory methods and objects' release(), recording the
  *   object in the ledger's live table as moderngl_hooks' Python wrappers do.
  *
@@ -171,6 +172,42 @@ static PyObject *forget_sites(PyObject *module, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
+/* Each code object's class (USER, LIBRARY, ...) as last looked up by its file name: a hit costs no dict
+ * lookup. A slot holds its code object, so the pointer compared stays valid; the table is emptied when
+ * sites.py recomputes its classes (forget_classes). */
+#define CLASS_SLOTS 512
+typedef struct {
+    PyObject *code;
+    long value;
+} CodeClass;
+static CodeClass code_classes[CLASS_SLOTS];
+
+static PyObject *forget_classes(PyObject *module, PyObject *unused) {
+    for (size_t index = 0; index < CLASS_SLOTS; index++) Py_CLEAR(code_classes[index].code);
+    Py_RETURN_NONE;
+}
+
+/* The class of the code in `code`'s file; -1 with an exception on error. */
+static long class_of(PyCodeObject *code) {
+    CodeClass *known = &code_classes[((size_t)code >> 5) % CLASS_SLOTS];
+    if (known->code == (PyObject *)code) return known->value;
+    PyObject *found = PyDict_GetItemWithError(frame_class, code->co_filename);
+    long value;
+    if (found == NULL) {
+        if (PyErr_Occurred()) return -1;
+        found = PyObject_CallOneArg(classify, code->co_filename);
+        if (found == NULL) return -1;
+        value = PyLong_AsLong(found);
+        Py_DECREF(found);
+    } else {
+        value = PyLong_AsLong(found);
+    }
+    if (value == -1 && PyErr_Occurred()) return -1;
+    Py_XSETREF(known->code, Py_NewRef((PyObject *)code));
+    known->value = value;
+    return value;
+}
+
 /* The site of the user frames from `frame` outwards (at most `depth`), interned; new reference. */
 static PyObject *capture_frames(int depth, PyFrameObject *frame) {
     void *codes[MAX_DEPTH];
@@ -180,18 +217,8 @@ static PyObject *capture_frames(int depth, PyFrameObject *frame) {
     PyFrameObject *walked = (PyFrameObject *)Py_NewRef(frame);
     while (walked != NULL) {
         PyCodeObject *code = PyFrame_GetCode(walked);
-        PyObject *found = PyDict_GetItemWithError(frame_class, code->co_filename);
-        long value;
-        if (found == NULL) {
-            if (PyErr_Occurred()) goto fail_code;
-            found = PyObject_CallOneArg(classify, code->co_filename);
-            if (found == NULL) goto fail_code;
-            value = PyLong_AsLong(found);
-            Py_DECREF(found);
-        } else {
-            value = PyLong_AsLong(found);
-        }
-        if (value == -1 && PyErr_Occurred()) goto fail_code;
+        long value = class_of(code);
+        if (value == -1) goto fail_code;
         if (value == user_class) {
             codes[count] = (void *)code;
             offsets[count] = PyFrame_GetLasti(walked);
@@ -298,6 +325,7 @@ static PyObject *configure_sites(PyObject *module, PyObject *args) {
     user_class = user;
     runner_class = runner;
     forget_cached_sites();
+    forget_classes(NULL, NULL);
     Py_RETURN_NONE;
 }
 
@@ -910,6 +938,8 @@ static PyMethodDef speedups_methods[] = {
     {"capture", (PyCFunction)(void (*)(void))capture, METH_FASTCALL | METH_KEYWORDS,
      "capture(depth, frame=None, imports=False) -> site: pytest_glleak.sites.capture in C."},
     {"forget_sites", forget_sites, METH_NOARGS, "Empty the table of recent sites (sites.py forgot its own)."},
+    {"forget_classes", forget_classes, METH_NOARGS,
+     "Empty the table of code objects' classes (sites.py recomputed the library and runner directories)."},
     {"configure_sites", configure_sites, METH_VARARGS,
      "configure_sites(frame_class, classify, interned, intern, capture, USER, RUNNER): the tables of "
      "pytest_glleak.sites."},

@@ -74,6 +74,8 @@ def refresh_skipped() -> None:
     )
     _RUNNER_PREFIXES = _module_dirs(("_pytest", "pluggy"))
     _frame_class.clear()
+    if speedups.native is not None:
+        speedups.native.forget_classes()
 
 
 def classify(filename: str) -> int:

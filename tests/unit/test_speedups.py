@@ -7,8 +7,11 @@ parts (moderngl's factories and ``release()``) are compared in ``tests/e2e/test_
 from __future__ import annotations
 
 import ctypes
+import importlib.util
+import os
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -88,6 +91,41 @@ def test_imports_and_odd_arguments_go_to_the_python_capture() -> None:
     assert sites.capture(0, frame) == () == sites.capture(-3, frame)
     with pytest.raises(TypeError):
         sites.capture("deep", frame)  # type: ignore[arg-type]
+
+
+def test_a_directory_that_becomes_a_librarys_reclassifies_code_the_c_walk_has_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The C walk remembers each code object's class; refresh_skipped() (a GL library imported late) must
+    make it look again, or the same frames would give the same key and the site found before."""
+    source = tmp_path / "late_library.py"
+    source.write_text("import sys\n\ndef make(capture):\n    return capture(2, sys._getframe())\n")
+    spec = importlib.util.spec_from_file_location("late_library", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def captured_after(reclassify: Any) -> list[str]:
+        reclassify()
+        return sites.functions(module.make(sites.capture))  # the same frames and lines every time
+
+    assert captured_after(lambda: None) == ["make", "captured_after"]
+    module_dirs = sites._module_dirs
+
+    def with_the_library(names: Any) -> tuple[str, ...]:
+        found: tuple[str, ...] = module_dirs(names)
+        return (*found, str(tmp_path) + os.sep) if "moderngl" in names else found
+
+    monkeypatch.setattr(sites, "_module_dirs", with_the_library)
+    try:
+        assert captured_after(sites.refresh_skipped) == [
+            "captured_after",
+            "test_a_directory_that_becomes_a_librarys_reclassifies_code_the_c_walk_has_seen",
+        ]
+    finally:
+        monkeypatch.undo()
+        sites.refresh_skipped()
+    assert captured_after(lambda: None) == ["make", "captured_after"]
 
 
 def test_forgetting_interned_sites_empties_the_c_table_too() -> None:
