@@ -25,6 +25,7 @@ forgotten at ``ctx.release()``, taking their per-context objects with them. No p
 from __future__ import annotations
 
 import importlib
+import itertools
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -74,8 +75,11 @@ _CLASS_KINDS: dict[str, str] = {
     "Sampler": "sampler",
 }
 #: Where a moderngl object keeps its ledger record (in its ``__dict__``), until ``release()``; one name per
-#: hooks object, so that two ledgers (a nested in-process pytest run) keep their records apart.
+#: hooks object, so that two ledgers (a nested in-process pytest run) keep their records apart. Numbered, not
+#: named by ``id()``: how moderngl's own attribute lookups collide in the class's shared key table depends on
+#: the names' hashes, so with a fixed ``PYTHONHASHSEED`` two runs then do the same work (instruction counts).
 _RECORD_ATTRIBUTE = "_glleak_record_{}"
+_HOOKS_NUMBERS = itertools.count(1)
 #: Entry points of the kinds recorded at moderngl's Python layer: handed out as they are (no trampoline:
 #: a ctypes callback per GL call would cost several times the call itself).
 PYTHON_LAYER: frozenset[str] = frozenset(
@@ -149,6 +153,8 @@ class ModernglHooks:
         self.errors: list[BaseException] = []
         #: The C recorder's drain (see :meth:`Ledger._settle_counts`), while one is installed.
         self._drain: Callable[[], None] | None = None
+        #: The attribute under which each moderngl object keeps its record.
+        self.record_attribute = _RECORD_ATTRIBUTE.format(next(_HOOKS_NUMBERS))
 
     @property
     def installed(self) -> bool:
@@ -231,7 +237,7 @@ class ModernglHooks:
             if isinstance(object_class, type):
                 kinds[object_class] = kind
         getframe = sys._getframe
-        attribute = _RECORD_ATTRIBUTE.format(id(self))
+        attribute = self.record_attribute
         originals: dict[tuple[Any, str], Any] = {}
         context_class = module.Context
         accelerator: Any = speedups.native

@@ -70,7 +70,7 @@ SCRIPT = textwrap.dedent(
 
     ctx_handle = int(ledger._current() or 0)
     facts["lines"], kept = make(2)
-    attribute = f"_glleak_record_{id(ledger._moderngl)}"
+    attribute = ledger._moderngl.record_attribute
     records = [getattr(obj, attribute, None) for obj in kept]
     live = ledger.live()
     facts["kept"] = [described(record) for record in records]
