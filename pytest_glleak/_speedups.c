@@ -37,8 +37,8 @@ static PyObject *capture_python; /* the Python capture, for imports=True and dee
 static PyObject *empty_site;     /* () */
 static long user_class = 0, runner_class = 2;
 
-static PyObject *str_dict, *str_glo, *str_stamp, *str_thread_owner, *str_thread, *str_group, *str_group_slot, *str_own_slot,
-    *str_size, *str_components, *str_dtype, *str_depth, *str_samples;
+static PyObject *str_dict, *str_glo, *str_stamp, *str_thread_owner, *str_thread, *str_group, *str_group_slot,
+    *str_own_slot, *str_size, *str_components, *str_dtype, *str_depth, *str_samples;
 
 /* --- current_function ---------------------------------------------------------------------------- */
 typedef void *(*pointer_function)(void);
@@ -110,7 +110,8 @@ static PyTypeObject CurrentFunctionType = {
 
 static void *address_of(PyObject *address, const char *what) {
     void *pointer = PyLong_AsVoidPtr(address);
-    if (pointer == NULL && !PyErr_Occurred()) PyErr_Format(PyExc_ValueError, "current_function(): null %s", what);
+    if (pointer == NULL && !PyErr_Occurred())
+        PyErr_Format(PyExc_ValueError, "current_function(): null %s", what);
     return pointer;
 }
 
@@ -123,7 +124,8 @@ static PyObject *current_function(PyObject *module, PyObject *const *args, Py_ss
     void *pointer = address_of(args[0], "address");
     if (pointer == NULL) return NULL;
     void *driver = NULL;
-    if (nargs == 2 && args[1] != Py_None && (driver = address_of(args[1], "driver address")) == NULL) return NULL;
+    if (nargs == 2 && args[1] != Py_None && (driver = address_of(args[1], "driver address")) == NULL)
+        return NULL;
     CurrentFunction *self = PyObject_New(CurrentFunction, &CurrentFunctionType);
     if (self == NULL) return NULL;
     self->vectorcall = current_call;
